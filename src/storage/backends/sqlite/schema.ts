@@ -1,0 +1,65 @@
+/**
+ * The SQLite schema: an append-only `log` of every write (the revision is its
+ * id), a `current` index of live keys, and `lease`. Like kine's, but the
+ * latest state is one primary-key lookup away instead of a MAX() per key.
+ */
+import type Database from "better-sqlite3";
+import { StoreOpenError } from "../../errors.js";
+
+/** Bump when the on-disk layout changes; older skiffs refuse newer files. */
+export const SCHEMA_VERSION = 1;
+
+const tables = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  create_revision INTEGER NOT NULL,
+  prev_revision INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  lease INTEGER NOT NULL,
+  value BLOB NOT NULL
+);
+CREATE INDEX log_name_id ON log(name, id);
+CREATE TABLE current (name TEXT PRIMARY KEY, id INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX current_lease ON current(lease) WHERE lease != 0;
+CREATE TABLE lease (id INTEGER PRIMARY KEY AUTOINCREMENT, ttl INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+`;
+
+/** Sets connection pragmas, creates the schema on a new file, checks the version of an old one. */
+export function prepareDatabase(db: Database.Database, location: string): void {
+  // auto_vacuum must be chosen before the first table exists.
+  db.pragma("auto_vacuum = INCREMENTAL");
+  db.pragma("journal_mode = WAL");
+  // NORMAL in WAL mode: a commit is in the OS page cache before we return, so
+  // it survives kill -9 of skiff (not a power cut, as etcd's fsync would).
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  // Keep the WAL file from staying large after a burst of writes.
+  db.pragma("journal_size_limit = 67108864");
+  db.pragma("cache_size = -32000");
+
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").get();
+  if (!hasMeta) {
+    db.transaction(() => {
+      db.exec(tables);
+      db.prepare("INSERT INTO meta(key, value) VALUES ('schema_version', ?), ('compact_revision', '0')").run(
+        String(SCHEMA_VERSION),
+      );
+      // Revision 1 is the empty store, as in etcd: the first write gets 2, so
+      // no object ever has resourceVersion 0 (which means "any" upstream).
+      db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('log', 1)").run();
+    })();
+    return;
+  }
+  const row = db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as { value: string } | undefined;
+  const version = Number(row?.value ?? 0);
+  if (version > SCHEMA_VERSION) {
+    throw new StoreOpenError(
+      `the database ${location} was written by a newer skiff (schema ${version}; this skiff reads up to ${SCHEMA_VERSION}). ` +
+        `Run the newer skiff, or restore a snapshot taken with this version into an empty --data-dir.`,
+    );
+  }
+  if (version < 1) throw new StoreOpenError(`${location} is not a skiff database (no schema version)`);
+}

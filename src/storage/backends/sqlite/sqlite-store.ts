@@ -1,0 +1,523 @@
+/**
+ * The embedded default store: SQLite (better-sqlite3, WAL) in
+ * `<data-dir>/db/state.db`, or in memory for unit tests (the `memory` backend).
+ *
+ * better-sqlite3 is synchronous, so each operation runs to completion inside
+ * one event-loop turn: a watcher's history replay and its registration for
+ * live events happen atomically, and the in-memory revision counter cannot
+ * race with commits.
+ */
+import { accessSync, constants, mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { type Clock, systemClock } from "../../../machinery/clock.js";
+import { type Logger, silentLogger } from "../../../machinery/log.js";
+import {
+  CompactedError,
+  FutureRevisionError,
+  KeyExistsError,
+  KeyNotFoundError,
+  LeaseNotFoundError,
+  RevisionMismatchError,
+  StoreOpenError,
+  ValueTooLargeError,
+} from "../../errors.js";
+import { writeSkiffSnapshot } from "../../snapshot/skiff-format.js";
+import {
+  type DeleteResult,
+  type GetOptions,
+  type GetResult,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  MAX_VALUE_BYTES,
+  type PutOptions,
+  prefixEnd,
+  type SnapshotEntry,
+  type SnapshotInfo,
+  type Store,
+  type StoreStatus,
+  type WatchBatch,
+  type WatchEvent,
+  type WatchOptions,
+  type WriteResult,
+} from "../../store.js";
+import { WatchHub } from "../../watch-hub.js";
+import { WatchQueue } from "../../watch-queue.js";
+import { prepareDatabase } from "./schema.js";
+
+export interface SqliteStoreOptions {
+  /** Database file, or `:memory:` for a store that lives only in this process. */
+  readonly path: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** How often expired leases are swept, in ms (default 1000; 0 disables the timer). */
+  readonly leaseSweepIntervalMs?: number;
+}
+
+interface Row {
+  id: number;
+  name: string;
+  deleted: number;
+  create_revision: number;
+  prev_revision: number;
+  version: number;
+  lease: number;
+  value: Buffer;
+}
+
+const EMPTY = new Uint8Array(0);
+const REPLAY_BATCH = 1000;
+
+function toKv(r: Row): KeyValue {
+  return {
+    key: r.name,
+    value: r.value,
+    createRevision: r.create_revision,
+    modRevision: r.id,
+    version: r.version,
+    lease: r.lease,
+  };
+}
+
+function checkSize(key: string, value: Uint8Array): void {
+  const size = Buffer.byteLength(key) + value.byteLength;
+  if (size > MAX_VALUE_BYTES) throw new ValueTooLargeError(key, size, MAX_VALUE_BYTES);
+}
+
+/** A {@link Store} on SQLite. Open it with {@link SqliteStore.open}. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly hub = new WatchHub();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private rev: number;
+  private compactRev: number;
+  private sweepTimer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly q: ReturnType<SqliteStore["prepare"]>;
+
+  private constructor(
+    db: Database.Database,
+    private readonly path: string,
+    opts: SqliteStoreOptions,
+  ) {
+    this.db = db;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+    this.q = this.prepare();
+    this.rev = (this.q.seq.get() as { seq: number }).seq;
+    this.compactRev = Number((this.q.getMeta.get("compact_revision") as { value: string }).value);
+    // As etcd does when a leader takes over: every lease gets its full TTL
+    // again, so keys are not reaped for time the server was down.
+    this.db.prepare("UPDATE lease SET expires_at = ? + ttl * 1000").run(this.clock.now());
+    const interval = opts.leaseSweepIntervalMs ?? 1000;
+    if (interval > 0) {
+      this.sweepTimer = setInterval(() => this.sweepExpiredLeases(), interval);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Opens (creating if needed) the database. Fails with StoreOpenError saying
+   * what to do when the directory is not writable or the file is from a newer
+   * skiff or not a database.
+   */
+  static open(opts: SqliteStoreOptions): SqliteStore {
+    const path = opts.path;
+    if (path !== ":memory:") {
+      const dir = dirname(path);
+      try {
+        mkdirSync(dir, { recursive: true });
+        accessSync(dir, constants.W_OK);
+      } catch (err) {
+        throw new StoreOpenError(
+          `cannot write to the store directory ${dir}: ${(err as Error).message}. ` +
+            `Choose a writable --data-dir, or fix the directory's owner and permissions.`,
+        );
+      }
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+      prepareDatabase(db, path);
+    } catch (err) {
+      if (err instanceof StoreOpenError) throw err;
+      throw new StoreOpenError(`cannot open the store ${path}: ${(err as Error).message}`);
+    }
+    return new SqliteStore(db, path, opts);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      seq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'log'"),
+      setSeq: db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'"),
+      getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      latest: db.prepare("SELECT l.* FROM current c JOIN log l ON l.id = c.id WHERE c.name = ?"),
+      atRevision: db.prepare("SELECT * FROM log WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1"),
+      byId: db.prepare("SELECT * FROM log WHERE id = ?"),
+      insertLog: db.prepare(
+        "INSERT INTO log(id, name, deleted, create_revision, prev_revision, version, lease, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      upsertCurrent: db.prepare(
+        "INSERT INTO current(name, id, lease) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET id = excluded.id, lease = excluded.lease",
+      ),
+      deleteCurrent: db.prepare("DELETE FROM current WHERE name = ?"),
+      listLatest: db.prepare(
+        "SELECT l.* FROM current c JOIN log l ON l.id = c.id WHERE c.name >= ? AND c.name < ? ORDER BY c.name LIMIT ?",
+      ),
+      countLatest: db.prepare("SELECT count(*) AS n FROM current WHERE name >= ? AND name < ?"),
+      listAt: db.prepare(
+        `WITH latest AS (SELECT max(id) AS id FROM log WHERE name >= ? AND name < ? AND id <= ? GROUP BY name)
+         SELECT l.* FROM latest JOIN log l ON l.id = latest.id WHERE l.deleted = 0 ORDER BY l.name LIMIT ?`,
+      ),
+      countAt: db.prepare(
+        `WITH latest AS (SELECT max(id) AS id FROM log WHERE name >= ? AND name < ? AND id <= ? GROUP BY name)
+         SELECT count(*) AS n FROM latest JOIN log l ON l.id = latest.id WHERE l.deleted = 0`,
+      ),
+      replay: db.prepare("SELECT * FROM log WHERE id >= ? AND id <= ? AND name >= ? AND name < ? ORDER BY id LIMIT ?"),
+      leaseGet: db.prepare("SELECT id, ttl, expires_at FROM lease WHERE id = ?"),
+      leaseInsert: db.prepare("INSERT INTO lease(ttl, expires_at) VALUES (?, ?)"),
+      leaseTouch: db.prepare("UPDATE lease SET expires_at = ? WHERE id = ?"),
+      leaseDelete: db.prepare("DELETE FROM lease WHERE id = ?"),
+      leaseExpired: db.prepare("SELECT id FROM lease WHERE expires_at <= ? LIMIT 100"),
+      leaseKeys: db.prepare("SELECT name FROM current WHERE lease = ?"),
+      keyCount: db.prepare("SELECT count(*) AS n FROM current"),
+      compactStep: db.prepare(
+        `DELETE FROM log WHERE id IN (
+           SELECT o.id FROM log o WHERE o.id >= ? AND o.id < ? AND (o.deleted = 1 OR EXISTS (
+             SELECT 1 FROM log n WHERE n.name = o.name AND n.id > o.id AND n.id < ?)))`,
+      ),
+    };
+  }
+
+  // ---- reads ----
+
+  private checkReadRevision(revision: number | undefined): number {
+    if (!revision || revision <= 0) return 0;
+    if (revision < this.compactRev) throw new CompactedError(revision, this.compactRev);
+    if (revision > this.rev) throw new FutureRevisionError(revision, this.rev);
+    return revision === this.rev ? 0 : revision;
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<GetResult> {
+    const at = this.checkReadRevision(opts.revision);
+    const row = (at ? this.q.atRevision.get(key, at) : this.q.latest.get(key)) as Row | undefined;
+    const kv = row && !row.deleted ? toKv(row) : undefined;
+    return kv ? { kv, revision: at || this.rev } : { revision: at || this.rev };
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    const at = this.checkReadRevision(opts.revision);
+    const start = opts.startKey && opts.startKey > prefix ? opts.startKey : prefix;
+    const end = prefixEnd(prefix);
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : -1;
+    // Ask for one more than the limit to learn whether more remain.
+    const fetch = limit > 0 ? limit + 1 : -1;
+    const rows = (at ? this.q.listAt.all(start, end, at, fetch) : this.q.listLatest.all(start, end, fetch)) as Row[];
+    const more = limit > 0 && rows.length > limit;
+    if (more) rows.length = limit;
+    let count = rows.length;
+    if (more) {
+      count = (at ? (this.q.countAt.get(start, end, at) as { n: number }) : (this.q.countLatest.get(start, end) as { n: number })).n;
+    }
+    return { kvs: rows.map(toKv), more, count, revision: at || this.rev };
+  }
+
+  async count(prefix: string): Promise<{ count: number; revision: number }> {
+    const n = (this.q.countLatest.get(prefix, prefixEnd(prefix)) as { n: number }).n;
+    return { count: n, revision: this.rev };
+  }
+
+  async currentRevision(): Promise<number> {
+    return this.rev;
+  }
+
+  // ---- writes ----
+
+  private checkLease(lease: number): void {
+    if (!lease) return;
+    const row = this.q.leaseGet.get(lease) as { expires_at: number } | undefined;
+    if (!row || row.expires_at <= this.clock.now()) throw new LeaseNotFoundError(lease);
+  }
+
+  /** Runs `fn` in one transaction and publishes its events after the commit. */
+  private commit<T>(fn: () => { result: T; events: WatchEvent[] }): T {
+    if (this.closed) throw new StoreOpenError("the store is closed");
+    const before = this.rev;
+    let out: { result: T; events: WatchEvent[] };
+    try {
+      out = this.db.transaction(fn)();
+    } catch (err) {
+      this.rev = before;
+      throw err;
+    }
+    if (out.events.length > 0) this.hub.publish(out.events, this.rev);
+    return out.result;
+  }
+
+  private writeRow(name: string, deleted: boolean, createRev: number, prevRev: number, version: number, lease: number, value: Uint8Array): number {
+    const id = this.rev + 1;
+    this.q.insertLog.run(id, name, deleted ? 1 : 0, createRev, prevRev, version, lease, value);
+    this.rev = id;
+    return id;
+  }
+
+  async create(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<WriteResult> {
+    checkSize(key, value);
+    const lease = opts.lease ?? 0;
+    return this.commit(() => {
+      const cur = this.q.latest.get(key) as Row | undefined;
+      if (cur) throw new KeyExistsError(key, toKv(cur));
+      this.checkLease(lease);
+      const id = this.writeRow(key, false, this.rev + 1, 0, 1, lease, value);
+      this.q.upsertCurrent.run(key, id, lease);
+      const kv: KeyValue = { key, value, createRevision: id, modRevision: id, version: 1, lease };
+      return { result: { kv, revision: id }, events: [{ type: "put", kv }] };
+    });
+  }
+
+  async update(key: string, value: Uint8Array, expectedRevision: number, opts: PutOptions = {}): Promise<WriteResult> {
+    checkSize(key, value);
+    const lease = opts.lease ?? 0;
+    return this.commit(() => {
+      const cur = this.q.latest.get(key) as Row | undefined;
+      if (!cur) throw new KeyNotFoundError(key);
+      const prevKv = toKv(cur);
+      if (cur.id !== expectedRevision) throw new RevisionMismatchError(key, expectedRevision, prevKv);
+      this.checkLease(lease);
+      const id = this.writeRow(key, false, cur.create_revision, cur.id, cur.version + 1, lease, value);
+      this.q.upsertCurrent.run(key, id, lease);
+      const kv: KeyValue = { key, value, createRevision: cur.create_revision, modRevision: id, version: cur.version + 1, lease };
+      return { result: { kv, revision: id }, events: [{ type: "put", kv, prevKv }] };
+    });
+  }
+
+  async delete(key: string, expectedRevision?: number): Promise<DeleteResult> {
+    return this.commit(() => {
+      const cur = this.q.latest.get(key) as Row | undefined;
+      if (!cur) throw new KeyNotFoundError(key);
+      const prevKv = toKv(cur);
+      if (expectedRevision !== undefined && cur.id !== expectedRevision) {
+        throw new RevisionMismatchError(key, expectedRevision, prevKv);
+      }
+      const event = this.deleteRow(cur);
+      return { result: { prevKv, revision: this.rev }, events: [event] };
+    });
+  }
+
+  /** Appends a tombstone for the live row `cur` (inside a transaction). */
+  private deleteRow(cur: Row): WatchEvent {
+    const id = this.writeRow(cur.name, true, cur.create_revision, cur.id, 0, 0, EMPTY);
+    this.q.deleteCurrent.run(cur.name);
+    const kv: KeyValue = { key: cur.name, value: EMPTY, createRevision: cur.create_revision, modRevision: id, version: 0, lease: 0 };
+    return { type: "delete", kv, prevKv: toKv(cur) };
+  }
+
+  // ---- leases ----
+
+  async grantLease(ttlSeconds: number): Promise<number> {
+    const ttl = Math.max(1, Math.ceil(ttlSeconds));
+    const info = this.q.leaseInsert.run(ttl, this.clock.now() + ttl * 1000);
+    return Number(info.lastInsertRowid);
+  }
+
+  async keepAliveLease(id: number): Promise<void> {
+    const row = this.q.leaseGet.get(id) as { ttl: number; expires_at: number } | undefined;
+    const now = this.clock.now();
+    if (!row || row.expires_at <= now) throw new LeaseNotFoundError(id);
+    this.q.leaseTouch.run(now + row.ttl * 1000, id);
+  }
+
+  async revokeLease(id: number): Promise<void> {
+    if (!this.q.leaseGet.get(id)) throw new LeaseNotFoundError(id);
+    this.dropLease(id);
+  }
+
+  /** Deletes a lease and every key attached to it, one revision per key. */
+  private dropLease(id: number): void {
+    this.commit(() => {
+      const events: WatchEvent[] = [];
+      for (const { name } of this.q.leaseKeys.all(id) as { name: string }[]) {
+        events.push(this.deleteRow(this.q.latest.get(name) as Row));
+      }
+      this.q.leaseDelete.run(id);
+      return { result: undefined, events };
+    });
+  }
+
+  /**
+   * Deletes the keys of every expired lease. Runs on a timer; exposed so
+   * simulated-time callers (benchmarks, tests with a FakeClock) can drive it.
+   */
+  sweepExpiredLeases(): number {
+    if (this.closed) return 0;
+    let n = 0;
+    for (;;) {
+      const expired = this.q.leaseExpired.all(this.clock.now()) as { id: number }[];
+      if (expired.length === 0) return n;
+      for (const { id } of expired) this.dropLease(id);
+      n += expired.length;
+    }
+  }
+
+  // ---- watch ----
+
+  watch(prefix: string, opts: WatchOptions = {}): AsyncIterable<WatchBatch> {
+    const start = opts.startRevision && opts.startRevision > 0 ? opts.startRevision : this.rev + 1;
+    if (start < this.compactRev) {
+      const q = new WatchQueue({ signal: opts.signal });
+      q.fail(new CompactedError(start, this.compactRev));
+      return q;
+    }
+    const end = prefixEnd(prefix);
+    const queue = this.hub.subscribe(prefix, Math.max(start, this.rev + 1), {
+      signal: opts.signal,
+      progressIntervalMs: opts.progressIntervalMs,
+      currentRevision: () => this.rev,
+    });
+    // Replay history synchronously, before any later commit can be published.
+    let from = start;
+    while (from <= this.rev && !queue.isClosed) {
+      const rows = this.q.replay.all(from, this.rev, prefix, end, REPLAY_BATCH) as Row[];
+      if (rows.length === 0) break;
+      queue.push({ events: rows.map((r) => this.rowEvent(r)), revision: rows[rows.length - 1]!.id });
+      from = rows[rows.length - 1]!.id + 1;
+    }
+    return queue;
+  }
+
+  private rowEvent(r: Row): WatchEvent {
+    const prev = r.prev_revision ? (this.q.byId.get(r.prev_revision) as Row | undefined) : undefined;
+    const prevKv = prev ? toKv(prev) : undefined;
+    if (r.deleted) {
+      const kv: KeyValue = { key: r.name, value: EMPTY, createRevision: r.create_revision, modRevision: r.id, version: 0, lease: 0 };
+      return { type: "delete", kv, prevKv };
+    }
+    return prevKv ? { type: "put", kv: toKv(r), prevKv } : { type: "put", kv: toKv(r) };
+  }
+
+  // ---- compaction ----
+
+  async compact(revision: number): Promise<void> {
+    if (revision > this.rev) throw new FutureRevisionError(revision, this.rev);
+    if (revision <= this.compactRev) return;
+    // Delete in slices so a large compaction never holds the write lock long.
+    // Slices start at 0: rows kept by the last compaction (one per key) may
+    // be superseded now; the primary-key range scan skips deleted ids cheaply.
+    const step = 10_000;
+    for (let lo = 0; lo < revision; lo += step) {
+      const hi = Math.min(lo + step, revision);
+      this.db.transaction(() => this.q.compactStep.run(lo, hi, revision))();
+      if (hi < revision) await new Promise((r) => setImmediate(r));
+    }
+    this.q.setMeta.run("compact_revision", String(revision));
+    this.compactRev = Math.max(this.compactRev, revision);
+    // Hand freed pages back to the file system (auto_vacuum = INCREMENTAL).
+    this.db.pragma("incremental_vacuum");
+    this.log.debug("compacted", { revision });
+  }
+
+  // ---- status, snapshots, lifecycle ----
+
+  async status(): Promise<StoreStatus> {
+    return {
+      backend: this.path === ":memory:" ? "memory" : "sqlite",
+      revision: this.rev,
+      compactRevision: this.compactRev,
+      dbSizeBytes: this.dbSizeBytes(),
+      keys: (this.q.keyCount.get() as { n: number }).n,
+    };
+  }
+
+  /** Size of the database and its WAL on disk (0 in memory). */
+  dbSizeBytes(): number {
+    if (this.path === ":memory:") return 0;
+    let size = 0;
+    for (const f of [this.path, `${this.path}-wal`]) {
+      try {
+        size += statSync(f).size;
+      } catch {
+        // the WAL may not exist right after a checkpoint
+      }
+    }
+    return size;
+  }
+
+  async saveSnapshot(path: string): Promise<SnapshotInfo> {
+    // A second connection reads in its own transaction (WAL snapshot
+    // isolation), so writers keep going while the snapshot streams out.
+    const reader = this.path === ":memory:" ? this.db : new Database(this.path, { readonly: true });
+    const backend = this.path === ":memory:" ? "memory" : "sqlite";
+    try {
+      reader.exec("BEGIN");
+      const revision = (reader.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get() as { seq: number }).seq;
+      const rows = reader
+        .prepare(
+          `SELECT l.name AS key, l.value AS value, le.ttl AS ttl FROM current c JOIN log l ON l.id = c.id
+           LEFT JOIN lease le ON le.id = c.lease ORDER BY c.name`,
+        )
+        .iterate() as IterableIterator<{ key: string; value: Buffer; ttl: number | null }>;
+      const entries = (function* (): Generator<SnapshotEntry> {
+        for (const r of rows) yield r.ttl ? { key: r.key, value: r.value, leaseTtl: r.ttl } : { key: r.key, value: r.value };
+      })();
+      const written = await writeSkiffSnapshot(path, { backend, revision }, entries);
+      return { path, format: "skiff", revision, keys: written.keys, sizeBytes: written.sizeBytes };
+    } finally {
+      if (reader.inTransaction) reader.exec("COMMIT");
+      if (reader !== this.db) reader.close();
+    }
+  }
+
+  async restore(entries: AsyncIterable<SnapshotEntry>): Promise<{ revision: number; keys: number }> {
+    const all: SnapshotEntry[] = [];
+    for await (const e of entries) {
+      checkSize(e.key, e.value);
+      all.push(e);
+    }
+    const before = this.rev;
+    const replace = this.db.transaction(() => {
+      this.db.exec("DELETE FROM log; DELETE FROM current; DELETE FROM lease;");
+      // Jump past every revision handed out before, so a client holding an
+      // old resourceVersion can never mistake restored data for newer data.
+      this.rev += 1;
+      const leases = new Map<number, number>();
+      const now = this.clock.now();
+      for (const e of all) {
+        let lease = 0;
+        if (e.leaseTtl) {
+          lease = leases.get(e.leaseTtl) ?? Number(this.q.leaseInsert.run(e.leaseTtl, now + e.leaseTtl * 1000).lastInsertRowid);
+          leases.set(e.leaseTtl, lease);
+        }
+        const id = this.writeRow(e.key, false, this.rev + 1, 0, 1, lease, e.value);
+        this.q.upsertCurrent.run(e.key, id, lease);
+      }
+      this.q.setSeq.run(this.rev);
+      this.q.setMeta.run("compact_revision", String(this.rev));
+      return { revision: this.rev, keys: all.length };
+    });
+    let result: { revision: number; keys: number };
+    try {
+      result = replace();
+    } catch (err) {
+      this.rev = before;
+      throw err;
+    }
+    this.compactRev = result.revision;
+    this.hub.failAll(this.compactRev);
+    this.db.pragma("incremental_vacuum");
+    this.log.info("store restored", { revision: result.revision, keys: result.keys });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.hub.endAll();
+    if (this.path !== ":memory:") this.db.pragma("wal_checkpoint(TRUNCATE)");
+    this.db.close();
+  }
+}
