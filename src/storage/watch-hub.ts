@@ -75,7 +75,10 @@ export class WatchHub {
       let mine: WatchEvent[] | undefined;
       for (const e of events) {
         const k = e.kv.key;
-        if (k >= s.start && k < s.end && e.kv.modRevision >= s.next) (mine ??= []).push(e);
+        if (k >= s.start && k < s.end && e.kv.modRevision >= s.next) {
+          mine ??= [];
+          mine.push(e);
+        }
       }
       s.next = revision + 1;
       if (mine) {

@@ -2,6 +2,11 @@
  * The SQLite schema: an append-only `log` of every write (the revision is its
  * id), a `current` index of live keys, and `lease`. Like kine's, but the
  * latest state is one primary-key lookup away instead of a MAX() per key.
+ *
+ * The current revision is max(log.id): compaction only removes rows below
+ * the compaction revision, so the newest row always stays. A restore that
+ * leaves no rows records its revision in meta `revision_floor`. (No
+ * AUTOINCREMENT: its sqlite_sequence row would cost a page write per commit.)
  */
 import type Database from "better-sqlite3";
 import { StoreOpenError } from "../../errors.js";
@@ -12,7 +17,7 @@ export const SCHEMA_VERSION = 1;
 const tables = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   name TEXT NOT NULL,
   deleted INTEGER NOT NULL,
   create_revision INTEGER NOT NULL,
@@ -38,18 +43,21 @@ export function prepareDatabase(db: Database.Database, location: string): void {
   db.pragma("busy_timeout = 5000");
   // Keep the WAL file from staying large after a burst of writes.
   db.pragma("journal_size_limit = 67108864");
+  // Checkpoint (copy the WAL into the file and fsync it) every 10,000 pages
+  // instead of SQLite's 1,000: measured here, writes go from ~11k/s to ~16k/s
+  // and the WAL stays under the size limit above.
+  db.pragma("wal_autocheckpoint = 10000");
   db.pragma("cache_size = -32000");
 
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").get();
   if (!hasMeta) {
     db.transaction(() => {
       db.exec(tables);
-      db.prepare("INSERT INTO meta(key, value) VALUES ('schema_version', ?), ('compact_revision', '0')").run(
-        String(SCHEMA_VERSION),
-      );
       // Revision 1 is the empty store, as in etcd: the first write gets 2, so
       // no object ever has resourceVersion 0 (which means "any" upstream).
-      db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('log', 1)").run();
+      db.prepare(
+        "INSERT INTO meta(key, value) VALUES ('schema_version', ?), ('compact_revision', '0'), ('revision_floor', '1')",
+      ).run(String(SCHEMA_VERSION));
     })();
     return;
   }
@@ -63,3 +71,8 @@ export function prepareDatabase(db: Database.Database, location: string): void {
   }
   if (version < 1) throw new StoreOpenError(`${location} is not a skiff database (no schema version)`);
 }
+
+/** The store's current revision, as one SQL expression (see the file comment). */
+export const CURRENT_REVISION_SQL = `SELECT max(
+  (SELECT coalesce(max(id), 0) FROM log),
+  (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'revision_floor')) AS rev`;

@@ -1,0 +1,151 @@
+/**
+ * `skiff server`: runs the control plane of a cluster. Today that is the
+ * cluster store with automatic compaction and scheduled snapshots; the API
+ * server and the rest join it as they land.
+ */
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { parseDuration } from "../machinery/duration.js";
+import { consoleLogger, type Logger } from "../machinery/log.js";
+import { Compactor } from "../storage/compactor.js";
+import { type Datastore, describeDatastore, openDatastore, parseDatastoreEndpoint, recordDatastore } from "../storage/datastore.js";
+import { SnapshotManager, validateCron } from "../storage/snapshot/manager.js";
+import type { Store } from "../storage/store.js";
+import { defaultDataDir } from "./data-dir.js";
+import { claimDataDir } from "./server-lock.js";
+
+export interface ServerFlags {
+  dataDir: string;
+  datastoreEndpoint?: string;
+  datastoreCafile?: string;
+  datastoreCertfile?: string;
+  datastoreKeyfile?: string;
+  snapshotSchedule: string;
+  snapshotRetention: string;
+  disableSnapshots?: boolean;
+  compactionInterval: string;
+  nodeName?: string;
+}
+
+/** A running server; `stop` shuts it down cleanly. */
+export interface RunningServer {
+  readonly store: Store;
+  readonly datastore: Datastore;
+  readonly snapshots: SnapshotManager;
+  stop(): Promise<void>;
+}
+
+/** Where snapshots of a data dir live. */
+export function snapshotDir(dataDir: string): string {
+  return join(dataDir, "db", "snapshots");
+}
+
+/** The name this machine uses as a node (lower-case host name, as the kubelet does). */
+export function defaultNodeName(): string {
+  return hostname().toLowerCase();
+}
+
+/** Validates flags, opens the store and starts background work. */
+export async function startServer(flags: ServerFlags, log: Logger, signal?: AbortSignal): Promise<RunningServer> {
+  const dataDir = flags.dataDir;
+  try {
+    mkdirSync(join(dataDir, "db"), { recursive: true, mode: 0o700 });
+    accessSync(dataDir, constants.W_OK);
+  } catch (err) {
+    throw new Error(
+      `cannot use --data-dir ${dataDir}: ${(err as Error).message}. Run as root, or pass a writable --data-dir (for example ~/.local/share/skiff).`,
+    );
+  }
+  const compactionMs = parseDuration(flags.compactionInterval);
+  const retention = Number(flags.snapshotRetention);
+  if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
+  if (!flags.disableSnapshots) {
+    const bad = validateCron(flags.snapshotSchedule);
+    if (bad) throw new Error(bad);
+  }
+  const tls = flags.datastoreCafile || flags.datastoreCertfile || flags.datastoreKeyfile
+    ? { caFile: flags.datastoreCafile, certFile: flags.datastoreCertfile, keyFile: flags.datastoreKeyfile }
+    : undefined;
+  const datastore = parseDatastoreEndpoint(flags.datastoreEndpoint, dataDir, tls);
+
+  const release = claimDataDir(dataDir);
+  const started = Date.now();
+  let store: Store;
+  try {
+    log.info("opening store", { datastore: describeDatastore(datastore) });
+    store = await openDatastore(datastore, { logger: log, signal });
+  } catch (err) {
+    release();
+    throw err;
+  }
+  recordDatastore(dataDir, datastore);
+  const st = await store.status();
+  log.info("store ready", {
+    datastore: describeDatastore(datastore),
+    revision: st.revision,
+    keys: st.keys,
+    dbBytes: st.dbSizeBytes,
+    tookMs: Date.now() - started,
+  });
+
+  const compactor = new Compactor({ store, windowMs: compactionMs, logger: log.with({ component: "compactor" }) });
+  compactor.start();
+  const snapshots = new SnapshotManager({
+    dir: snapshotDir(dataDir),
+    nodeName: flags.nodeName ?? defaultNodeName(),
+    logger: log.with({ component: "snapshot" }),
+  });
+  if (!flags.disableSnapshots) snapshots.schedule(store, flags.snapshotSchedule, retention);
+
+  let stopped = false;
+  return {
+    store,
+    datastore,
+    snapshots,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      snapshots.stop();
+      compactor.stop();
+      await store.close();
+      release();
+      log.info("server stopped");
+    },
+  };
+}
+
+/** Registers `skiff server` on the program. */
+export function registerServer(program: Command): void {
+  program
+    .command("server")
+    .description("Run a skiff server: the cluster store with compaction and scheduled snapshots (the API server joins as it lands)")
+    .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
+    .option("--datastore-endpoint <url>", "sqlite://PATH (default <data-dir>/db/state.db), etcd://HOST:PORT[,…] or https://HOST:PORT[,…]")
+    .option("--datastore-cafile <file>", "CA bundle to verify an external etcd")
+    .option("--datastore-certfile <file>", "client certificate for an external etcd")
+    .option("--datastore-keyfile <file>", "client key for an external etcd")
+    .option("--snapshot-schedule <cron>", "when to save scheduled snapshots (5 cron fields)", "0 */12 * * *")
+    .option("--snapshot-retention <n>", "scheduled snapshots to keep", "5")
+    .option("--disable-snapshots", "do not save scheduled snapshots")
+    .option("--compaction-interval <duration>", "history kept for watchers to resume; older revisions are compacted", "5m")
+    .option("--node-name <name>", "this machine's node name (default: host name)")
+    .action(async (flags: ServerFlags) => {
+      const log = consoleLogger();
+      const ac = new AbortController();
+      let server: RunningServer | undefined;
+      const shutdown = async (sig: string) => {
+        log.info("shutting down", { signal: sig });
+        ac.abort();
+        await server?.stop();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void shutdown("SIGINT"));
+      process.once("SIGTERM", () => void shutdown("SIGTERM"));
+      log.info("starting skiff server", { dataDir: flags.dataDir, pid: process.pid });
+      server = await startServer(flags, log, ac.signal);
+      // Keep running until a signal arrives.
+      setInterval(() => {}, 1 << 30);
+    });
+}
