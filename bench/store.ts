@@ -14,6 +14,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { startEtcd } from "../src/storage/backends/etcd/etcd-process.js";
 import { EtcdStore } from "../src/storage/backends/etcd/etcd-store.js";
@@ -114,6 +115,7 @@ async function rangeMs(s: Store, prefix: string, expect: number): Promise<number
 
 async function watchLatency(s: Store): Promise<{ p50: number; p99: number; watchers: number; events: number }> {
   const ac = new AbortController();
+  setMaxListeners(watchers + 10, ac.signal);
   const latencies: number[] = [];
   const expected = watchers * watchWrites;
   let got = 0;
@@ -176,7 +178,7 @@ async function churn(o: Opened, clock: FakeClock): Promise<Record<string, number
       say(`churn minute ${sec / 60}: db ${sizes[sizes.length - 1]} bytes`);
     }
   }
-  const half = Math.floor(churnMinutes / 2);
+  const half = Math.max(1, Math.floor(churnMinutes / 2));
   const atHalf = sizes[half - 1]!;
   const atEnd = sizes[sizes.length - 1]!;
   return {

@@ -134,17 +134,24 @@ export function registerServer(program: Command): void {
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
       const ac = new AbortController();
-      let server: RunningServer | undefined;
+      log.info("starting skiff server", { dataDir: flags.dataDir, pid: process.pid });
+      const starting = startServer(flags, log, ac.signal);
       const shutdown = async (sig: string) => {
         log.info("shutting down", { signal: sig });
         ac.abort();
+        // Wait for a start in progress to settle, so its lock is released either way.
+        const server = await starting.catch(() => undefined);
         await server?.stop();
         process.exit(0);
       };
       process.once("SIGINT", () => void shutdown("SIGINT"));
       process.once("SIGTERM", () => void shutdown("SIGTERM"));
-      log.info("starting skiff server", { dataDir: flags.dataDir, pid: process.pid });
-      server = await startServer(flags, log, ac.signal);
+      try {
+        await starting;
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        throw err;
+      }
       // Keep running until a signal arrives.
       setInterval(() => {}, 1 << 30);
     });

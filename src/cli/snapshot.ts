@@ -113,7 +113,10 @@ async function restore(file: string, flags: CommonFlags, log: Logger): Promise<v
       process.stdout.write(
         "skiff's keys were restored through the etcd API. For a full restore of the etcd member itself " +
           "(every key, original revisions), stop etcd and run:\n" +
-          etcdFullRestoreCommands(path, "/var/lib/etcd-restored").map((c) => `  ${c}`).join("\n") +
+          // Bring the member back on the client URL this datastore uses, not etcd's default port.
+          etcdFullRestoreCommands(path, "/var/lib/etcd-restored", ds.endpoints.length === 1 ? { clientUrl: ds.endpoints[0] } : {})
+            .map((c) => `  ${c}`)
+            .join("\n") +
           "\n",
       );
     }
