@@ -16,7 +16,7 @@ import { EtcdStore } from "../src/storage/backends/etcd/etcd-store.js";
 import { SqliteStore } from "../src/storage/backends/sqlite/sqlite-store.js";
 import { CompactedError } from "../src/storage/errors.js";
 import type { Store } from "../src/storage/store.js";
-import { skiff, skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { skiff, skiffBackground, stopProcess, waitForLog, TEST_SERVER_FLAGS } from "./support/skiff.js";
 
 const root = mkdtempSync(join(tmpdir(), "skiff-cli-etcd-"));
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -62,9 +62,9 @@ async function closeEtcd(s: EtcdStore): Promise<void> {
   await s.close();
 }
 
-/** Every key under /registry/ with its value, in key order. */
+/** Every key under /registry/ with its value, in key order, less the namespaces the API server creates. */
 async function registry(s: Pick<Store, "list">): Promise<[string, string][]> {
-  return (await s.list("/registry/")).kvs.map((kv) => [kv.key, dec(kv.value)]);
+  return (await s.list("/registry/")).kvs.filter((kv) => !kv.key.startsWith("/registry/namespaces/")).map((kv) => [kv.key, dec(kv.value)]);
 }
 
 describe("skiff server and snapshots (etcd)", () => {
@@ -78,6 +78,7 @@ describe("skiff server and snapshots (etcd)", () => {
   it("saves an etcd-format snapshot next to a server running on etcd", async () => {
     const srv = background([
       "server",
+      ...TEST_SERVER_FLAGS,
       "--data-dir",
       dataDir,
       "--datastore-endpoint",
@@ -145,7 +146,7 @@ describe("skiff server and snapshots (etcd)", () => {
   it("restores the etcd snapshot exactly and prints the etcdctl full-restore commands", async () => {
     const r = skiff(["snapshot", "restore", "--data-dir", dataDir, saved]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /Restored 10 keys from /);
+    assert.match(r.stdout, /Restored 14 keys from /);
     assert.match(r.stdout, /ETCDCTL_API=3 etcdctl snapshot restore \S+ --data-dir /);
     assert.match(r.stdout, /systemctl start etcd/);
     // Without systemd, the member comes back where the datastore points.
@@ -198,7 +199,7 @@ describe("skiff server and snapshots (etcd)", () => {
   it("keeps waiting for an unreachable etcd, logging each retry, until stopped", async () => {
     const port = await freePort();
     const dir = join(root, "unreachable");
-    const srv = background(["server", "--data-dir", dir, "--datastore-endpoint", `etcd://127.0.0.1:${port}`, "--disable-snapshots"]);
+    const srv = background(["server", ...TEST_SERVER_FLAGS, "--data-dir", dir, "--datastore-endpoint", `etcd://127.0.0.1:${port}`, "--disable-snapshots"]);
     // The third retry (after 250 ms and 500 ms waits): it keeps trying.
     await waitForLog(srv, new RegExp(`msg="etcd unreachable, retrying".*endpoint=http://127\\.0\\.0\\.1:${port}\\b.*retryIn=1s`));
     assert.equal(srv.exitCode, null, "the server has not exited");

@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../src/storage/backends/sqlite/sqlite-store.js";
 import { CompactedError } from "../src/storage/errors.js";
-import { skiff, skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { skiff, skiffBackground, stopProcess, waitForLog, TEST_SERVER_FLAGS } from "./support/skiff.js";
 
 const root = mkdtempSync(join(tmpdir(), "skiff-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -34,6 +34,7 @@ describe("skiff server and snapshots (sqlite)", () => {
     await seed(dataDir, original);
     const server = skiffBackground([
       "server",
+      ...TEST_SERVER_FLAGS,
       "--data-dir",
       dataDir,
       "--snapshot-schedule",
@@ -46,10 +47,10 @@ describe("skiff server and snapshots (sqlite)", () => {
     const code = await new Promise<number | null>((r) => server.once("exit", r));
     assert.equal(code, 1);
 
-    const srv = skiffBackground(["server", "--data-dir", dataDir, "--snapshot-schedule", "* * * * * *", "--snapshot-retention", "2"]);
+    const srv = skiffBackground(["server", ...TEST_SERVER_FLAGS, "--data-dir", dataDir, "--snapshot-schedule", "* * * * * *", "--snapshot-retention", "2"]);
     try {
       await waitForLog(srv, /msg="store ready".*keys=10/);
-      const second = skiff(["server", "--data-dir", dataDir]);
+      const second = skiff(["server", ...TEST_SERVER_FLAGS, "--data-dir", dataDir]);
       assert.equal(second.status, 1);
       assert.match(second.stderr, /another skiff server \(pid \d+\) is using --data-dir/);
 
@@ -68,7 +69,7 @@ describe("skiff server and snapshots (sqlite)", () => {
 
       const save = skiff(["snapshot", "save", "--data-dir", dataDir, "--name", "before-upgrade"]);
       assert.equal(save.status, 0, save.stderr);
-      assert.match(save.stdout, /Snapshot .*before-upgrade-.* saved \(10 keys at revision \d+/);
+      assert.match(save.stdout, /Snapshot .*before-upgrade-.* saved \(14 keys at revision \d+/);
       saved = save.stdout.match(/Snapshot (\S+) saved/)![1]!;
 
       const ls = skiff(["snapshot", "ls", "--data-dir", dataDir]);
@@ -117,10 +118,10 @@ describe("skiff server and snapshots (sqlite)", () => {
 
     const r = skiff(["snapshot", "restore", "--data-dir", dataDir, saved.split("/").pop()!]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /Restored 10 keys/);
+    assert.match(r.stdout, /Restored 14 keys/);
     check = SqliteStore.open({ path: join(dataDir, "db", "state.db") });
     try {
-      const keys = (await check.list("/registry/")).kvs;
+      const keys = (await check.list("/registry/configmaps/")).kvs;
       assert.deepEqual(
         keys.map((kv) => kv.key),
         [...original].sort(),
@@ -147,7 +148,7 @@ describe("skiff server and snapshots (sqlite)", () => {
   it("fails start with a clear message for an unusable data dir or a newer database", () => {
     const file = join(root, "a-file");
     writeFileSync(file, "");
-    const r = skiff(["server", "--data-dir", join(file, "sub")]);
+    const r = skiff(["server", ...TEST_SERVER_FLAGS, "--data-dir", join(file, "sub")]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot use --data-dir .*pass a writable --data-dir/);
 
@@ -157,11 +158,11 @@ describe("skiff server and snapshots (sqlite)", () => {
     const db = new Database(join(newer, "db", "state.db"));
     db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     db.close();
-    const n = skiff(["server", "--data-dir", newer]);
+    const n = skiff(["server", ...TEST_SERVER_FLAGS, "--data-dir", newer]);
     assert.equal(n.status, 1);
     assert.match(n.stderr, /written by a newer skiff \(schema 99/);
 
-    const e = skiff(["server", "--data-dir", join(root, "x"), "--datastore-endpoint", "mysql://db:3306"]);
+    const e = skiff(["server", ...TEST_SERVER_FLAGS, "--data-dir", join(root, "x"), "--datastore-endpoint", "mysql://db:3306"]);
     assert.equal(e.status, 1);
     assert.match(e.stderr, /unsupported --datastore-endpoint mysql:\/\/db:3306; accepted forms/);
     assert.match(skiff(["server", "--help"]).stdout, /--snapshot-schedule/);

@@ -265,6 +265,8 @@ function applyEntries(doc: Document, entries: Entries, currentContext: string | 
       doc.set(s, seq);
     }
     const items = (seq as YAMLSeq).items;
+    // An empty `[]` would otherwise grow into a one-line flow list; a non-empty flow list is the user's style.
+    if (items.length === 0) (seq as YAMLSeq).flow = false;
     for (const e of entries[s]) {
       const node = doc.createNode(e);
       const i = items.findIndex((item) => isMap(item) && item.get("name") === e.name);

@@ -2,6 +2,7 @@
 /** The `skiff` command: one entry point, one file per subcommand. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerKubeconfig } from "./kubeconfig.js";
 import { registerServer } from "./server.js";
 import { registerSnapshot } from "./snapshot.js";
 
@@ -22,6 +23,7 @@ const program = new Command("skiff")
   .showHelpAfterError("(run with --help for usage)");
 registerServer(program);
 registerSnapshot(program);
+registerKubeconfig(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`error: ${(err as Error).message}\n`);

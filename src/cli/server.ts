@@ -1,9 +1,9 @@
 /**
- * `skiff server`: runs the control plane of a cluster. Today that is the
- * cluster store with automatic compaction and scheduled snapshots; the API
- * server and the rest join it as they land.
+ * `skiff server`: runs the control plane of a cluster: the cluster store
+ * (with automatic compaction and scheduled snapshots) and the API server
+ * over HTTPS, with the cluster's certificates and an admin kubeconfig.
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -13,6 +13,13 @@ import { Compactor } from "../storage/compactor.js";
 import { type Datastore, describeDatastore, openDatastore, parseDatastoreEndpoint, recordDatastore } from "../storage/datastore.js";
 import { SnapshotManager, validateCron } from "../storage/snapshot/manager.js";
 import type { Store } from "../storage/store.js";
+import { AuthenticatorChain, x509Authenticator } from "../apiserver/auth/authn.js";
+import { AuthorizerChain, authenticatedAuthorizer, privilegedGroupAuthorizer } from "../apiserver/auth/authz.js";
+import { bootstrapNamespaces } from "../apiserver/bootstrap.js";
+import { ApiServer } from "../apiserver/server.js";
+import { ensureClusterPki } from "../pki/cluster-pki.js";
+import { adminKubeconfigPath } from "./kubeconfig.js";
+import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
 import { defaultDataDir } from "./data-dir.js";
 import { claimDataDir } from "./server-lock.js";
 
@@ -27,6 +34,11 @@ export interface ServerFlags {
   disableSnapshots?: boolean;
   compactionInterval: string;
   nodeName?: string;
+  httpsPort: string;
+  bindAddress: string;
+  clusterName: string;
+  kubeconfigMerge: boolean;
+  tlsSan?: string[];
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -34,6 +46,9 @@ export interface RunningServer {
   readonly store: Store;
   readonly datastore: Datastore;
   readonly snapshots: SnapshotManager;
+  readonly api: ApiServer;
+  /** The port the API server listens on. */
+  readonly port: number;
   stop(): Promise<void>;
 }
 
@@ -99,14 +114,65 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   });
   if (!flags.disableSnapshots) snapshots.schedule(store, flags.snapshotSchedule, retention);
 
+  let api: ApiServer | undefined;
+  let port: number;
+  try {
+    const pki = await ensureClusterPki({
+      tlsDir: join(dataDir, "tls"),
+      clusterName: flags.clusterName,
+      extraSans: { dns: flags.tlsSan ?? [] },
+      logger: log.with({ component: "pki" }),
+    });
+    const read = (f: string) => readFileSync(f, "utf8");
+    api = new ApiServer({
+      store,
+      tls: { key: read(pki.serving.keyFile), cert: read(pki.serving.certFile), clientCA: read(pki.clientCa.certFile) },
+      bindAddress: flags.bindAddress,
+      port: parsePort(flags.httpsPort, "--https-port"),
+      authenticator: new AuthenticatorChain([x509Authenticator]),
+      authorizer: new AuthorizerChain([privilegedGroupAuthorizer, authenticatedAuthorizer]),
+      logger: log.with({ component: "apiserver" }),
+    });
+    await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
+    port = await api.start();
+    const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
+    const kubeconfig = buildKubeconfig({
+      clusterName: flags.clusterName,
+      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      caPem: read(pki.serverCa.certFile),
+      clientCertPem: read(pki.clients.admin.certFile),
+      clientKeyPem: read(pki.clients.admin.keyFile),
+    });
+    writeKubeconfig(adminKubeconfigPath(dataDir), kubeconfig);
+    log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir) });
+    if (flags.kubeconfigMerge) {
+      try {
+        const r = mergeKubeconfigChain(kubeconfigChain({ env: process.env }), kubeconfig, { setCurrentContext: true });
+        log.info(r.added ? "added kubeconfig context" : "updated kubeconfig context", { context: r.contextName, path: r.path });
+      } catch (err) {
+        log.warn("could not merge the kubeconfig; use --kubeconfig with the file above", { err: (err as Error).message });
+      }
+    }
+  } catch (err) {
+    await api?.stop();
+    snapshots.stop();
+    compactor.stop();
+    await store.close();
+    release();
+    throw err;
+  }
+
   let stopped = false;
   return {
     store,
     datastore,
     snapshots,
+    api,
+    port,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await api.stop();
       snapshots.stop();
       compactor.stop();
       await store.close();
@@ -116,11 +182,17 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   };
 }
 
+function parsePort(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, not ${text}`);
+  return n;
+}
+
 /** Registers `skiff server` on the program. */
 export function registerServer(program: Command): void {
   program
     .command("server")
-    .description("Run a skiff server: the cluster store with compaction and scheduled snapshots (the API server joins as it lands)")
+    .description("Run a skiff server: the cluster store and the Kubernetes API server")
     .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
     .option("--datastore-endpoint <url>", "sqlite://PATH (default <data-dir>/db/state.db), etcd://HOST:PORT[,…] or https://HOST:PORT[,…]")
     .option("--datastore-cafile <file>", "CA bundle to verify an external etcd")
@@ -131,6 +203,11 @@ export function registerServer(program: Command): void {
     .option("--disable-snapshots", "do not save scheduled snapshots")
     .option("--compaction-interval <duration>", "history kept for watchers to resume; older revisions are compacted", "5m")
     .option("--node-name <name>", "this machine's node name (default: host name)")
+    .option("--https-port <port>", "API server port (0: any free port)", "6443")
+    .option("--bind-address <address>", "address the API server listens on", "0.0.0.0")
+    .option("--cluster-name <name>", "name of the cluster, context and user in kubeconfigs", "skiff")
+    .option("--no-kubeconfig-merge", "do not merge the admin context into ~/.kube/config")
+    .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
       const ac = new AbortController();

@@ -111,7 +111,7 @@ export function parseLabelSelector(text: string | undefined): LabelSelector {
       const values = m[3]!
         .split(",")
         .map((v) => v.trim())
-        .filter((v, i, a) => !(v === "" && a.length === 1));
+        .filter((v, _i, a) => !(v === "" && a.length === 1));
       for (const v of values) checkValue(v);
       reqs.push({ key: m[1]!, op: m[2] as "in" | "notin", values });
     } else if ((m = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(term))) {

@@ -5,6 +5,12 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
+/**
+ * Flags every test server gets: any free port on loopback, and never a write
+ * to the user's ~/.kube/config.
+ */
+export const TEST_SERVER_FLAGS = ["--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge"];
+
 /** Runs `skiff ARGS…` to completion. */
 export function skiff(args: string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], {

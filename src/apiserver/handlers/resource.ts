@@ -1,0 +1,411 @@
+/**
+ * Serves resource requests (`/api/v1/...`, `/apis/G/V/...`): get, list,
+ * watch, create, update, patch, delete, deletecollection, and the status
+ * and scale subresources, over the resource's ObjectStore.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { apiVersionOf, type ResourceType } from "../../api/resources.js";
+import { parseLabelSelector, SelectorParseError } from "../../machinery/labels.js";
+import { badRequest, methodNotSupported, notFound, type Status, StatusError } from "../../machinery/status-error.js";
+import type { AdmissionChain, Operation } from "../admission/admission.js";
+import type { UserInfo } from "../auth/authn.js";
+import { parseFieldSelector } from "../field-selectors.js";
+import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
+import { send } from "../http/respond.js";
+import { negotiate, type Rendering } from "../negotiation.js";
+import { applyJsonPatch } from "../patch/json-patch.js";
+import { applyMergePatch } from "../patch/merge-patch.js";
+import type { ObjectStore } from "../registry/object-store.js";
+import type { DeleteOptions, KList, KObject } from "../registry/types.js";
+import type { RequestInfo } from "../request-info.js";
+
+/** Renders objects as a server-side Table; provided by the printers. */
+export type TablePrinter = (resource: ResourceType, objects: readonly KObject[], list: KList["metadata"] | undefined, rendering: Extract<Rendering, { kind: "table" }>) => object;
+
+/** Applies a strategic merge patch for a resource's kind; provided by the patch engine. */
+export type StrategicPatcher = (resource: ResourceType, current: KObject, patch: unknown) => KObject;
+
+export interface ResourceHandlerOptions {
+  /** Finds the store of group/version/plural. */
+  readonly lookup: (group: string, version: string, plural: string) => ObjectStore | undefined;
+  readonly admission: AdmissionChain;
+  readonly printTable?: TablePrinter;
+  readonly strategicPatch?: StrategicPatcher;
+  /** Watch timeout when the client gives none (upstream: 30–60 min at random). */
+  readonly defaultWatchTimeoutSeconds?: () => number;
+  readonly bookmarkIntervalMs?: number;
+}
+
+interface Request {
+  readonly info: RequestInfo;
+  readonly url: URL;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly user: UserInfo;
+}
+
+const PATCH_TYPES = [
+  "application/json-patch+json",
+  "application/merge-patch+json",
+  "application/strategic-merge-patch+json",
+  "application/apply-patch+yaml",
+];
+
+function dryRunOf(url: URL): boolean {
+  const values = url.searchParams.getAll("dryRun");
+  for (const v of values) {
+    if (v !== "All") throw badRequest(`dryRun: Unsupported value: "${v}": supported values: "All"`);
+  }
+  return values.length > 0;
+}
+
+function intParam(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw badRequest(`invalid value for ${name}: ${JSON.stringify(v)}`);
+  return n;
+}
+
+function selectors(url: URL, r: ResourceType) {
+  try {
+    const labelSelector = parseLabelSelector(url.searchParams.get("labelSelector") ?? undefined);
+    const fieldSelector = parseFieldSelector(url.searchParams.get("fieldSelector") ?? undefined, r.group, r.plural);
+    return { labelSelector, fieldSelector };
+  } catch (err) {
+    if (err instanceof SelectorParseError) throw badRequest(`unable to parse requirement: ${err.message}`);
+    throw err;
+  }
+}
+
+export class ResourceHandler {
+  constructor(private readonly opts: ResourceHandlerOptions) {}
+
+  async handle(r: Request): Promise<void> {
+    const { info } = r;
+    const store = this.opts.lookup(info.group, info.version, info.resource);
+    if (!store) {
+      throw notFound({ group: info.group, resource: info.resource }, info.name || info.resource);
+    }
+    const resource = store.resource;
+    const ns = resource.namespaced ? info.namespace || undefined : undefined;
+    if (resource.namespaced && info.name && !ns && info.verb !== "list" && info.verb !== "watch") {
+      throw notFound({ group: info.group, resource: info.resource }, info.name);
+    }
+    const sub = info.subresource;
+    if (sub && !(resource.subresources ?? []).some((s) => s.name === sub)) {
+      throw notFound({ group: info.group, resource: `${info.resource}/${sub}` }, info.name);
+    }
+    if (sub && sub !== "status" && sub !== "scale") {
+      throw methodNotSupported({ group: info.group, resource: `${info.resource}/${sub}` }, info.verb);
+    }
+    switch (info.verb) {
+      case "get":
+        return this.get(r, store, ns);
+      case "list":
+        return this.list(r, store, ns);
+      case "watch":
+        return this.watch(r, store, ns);
+      case "create":
+        if (info.name) throw methodNotSupported({ group: info.group, resource: info.resource }, "create");
+        return this.create(r, store, ns);
+      case "update":
+        return this.update(r, store, ns);
+      case "patch":
+        return this.patch(r, store, ns);
+      case "delete":
+        return this.delete(r, store, ns);
+      case "deletecollection":
+        return this.deleteCollection(r, store, ns);
+      default:
+        throw methodNotSupported({ group: info.group, resource: info.resource }, info.verb);
+    }
+  }
+
+  private rendering(r: Request): Rendering {
+    return negotiate(r.req.headers.accept, { table: !!this.opts.printTable });
+  }
+
+  private respondObject(r: Request, store: ObjectStore, code: number, obj: KObject, rendering: Rendering): void {
+    if (rendering.kind === "table" && this.opts.printTable) {
+      send(r.res, code, this.opts.printTable(store.resource, [obj], undefined, rendering));
+      return;
+    }
+    send(r.res, code, obj, rendering);
+  }
+
+  private async admit(r: Request, store: ObjectStore, op: Operation, object: KObject | undefined, oldObject: KObject | undefined, dryRun: boolean): Promise<void> {
+    await this.opts.admission.run({
+      operation: op,
+      resource: store.resource,
+      subresource: r.info.subresource,
+      namespace: r.info.namespace,
+      name: r.info.name || object?.metadata?.name || "",
+      object,
+      oldObject,
+      user: r.user,
+      dryRun,
+    });
+  }
+
+  // ---- reads ----
+
+  private async get(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const obj = await store.get(ns, r.info.name);
+    if (r.info.subresource === "scale") return send(r.res, 200, toScale(obj, store.resource), rendering);
+    this.respondObject(r, store, 200, obj, rendering);
+  }
+
+  private async list(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const { labelSelector, fieldSelector } = selectors(r.url, store.resource);
+    const list = await store.list(ns, {
+      labelSelector,
+      fieldSelector,
+      limit: intParam(r.url, "limit"),
+      continue: r.url.searchParams.get("continue") ?? undefined,
+      resourceVersion: r.url.searchParams.get("resourceVersion") ?? undefined,
+      resourceVersionMatch: r.url.searchParams.get("resourceVersionMatch") ?? undefined,
+    });
+    if (rendering.kind === "table" && this.opts.printTable) {
+      return send(r.res, 200, this.opts.printTable(store.resource, list.items, list.metadata, rendering));
+    }
+    send(r.res, 200, list, rendering);
+  }
+
+  private async watch(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const { labelSelector } = selectors(r.url, store.resource);
+    let { fieldSelector } = selectors(r.url, store.resource);
+    if (r.info.name) {
+      // A watch on one object is a watch of the collection narrowed to its name.
+      fieldSelector = parseFieldSelector(`metadata.name=${r.info.name}`, store.resource.group, store.resource.plural);
+    }
+    const timeoutSeconds = intParam(r.url, "timeoutSeconds") ?? this.opts.defaultWatchTimeoutSeconds?.() ?? 1800;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutSeconds * 1000);
+    const onClose = () => ac.abort();
+    r.res.on("close", onClose);
+    const bookmarks = r.url.searchParams.get("allowWatchBookmarks") === "true";
+    const events = store.watch(ns, {
+      labelSelector,
+      fieldSelector,
+      resourceVersion: r.url.searchParams.get("resourceVersion") ?? undefined,
+      signal: ac.signal,
+      bookmarkIntervalMs: bookmarks ? (this.opts.bookmarkIntervalMs ?? 60_000) : undefined,
+      sendInitialEvents: r.url.searchParams.get("sendInitialEvents") === "true",
+    });
+    let first = true;
+    try {
+      for await (const ev of events) {
+        if (ac.signal.aborted) break;
+        if (first) {
+          r.res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+          first = false;
+        }
+        let object: unknown = ev.object;
+        if (rendering.kind === "table" && this.opts.printTable && ev.type !== "ERROR" && ev.type !== "BOOKMARK") {
+          object = this.opts.printTable(store.resource, [ev.object as KObject], undefined, rendering);
+        }
+        r.res.write(JSON.stringify({ type: ev.type, object }) + "\n");
+        if (ev.type === "ERROR") break;
+      }
+    } catch (err) {
+      if (first) throw err;
+      const status = err instanceof StatusError ? err.status : undefined;
+      if (status) r.res.write(JSON.stringify({ type: "ERROR", object: status }) + "\n");
+    } finally {
+      clearTimeout(timer);
+      r.res.off("close", onClose);
+      ac.abort();
+    }
+    if (first) r.res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
+    r.res.end();
+  }
+
+  // ---- writes ----
+
+  private async readObject(r: Request): Promise<KObject> {
+    const body = await readBody(r.req);
+    return requireObject(decodeObject(body, contentTypeOf(r.req))) as KObject;
+  }
+
+  private async create(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const dryRun = dryRunOf(r.url);
+    const obj = await this.readObject(r);
+    if (store.resource.namespaced && !ns) throw badRequest("the server could not find the requested resource: a namespaced resource is created under /namespaces/NAMESPACE/");
+    obj.metadata ??= {};
+    if (ns) obj.metadata.namespace ??= ns;
+    await this.admit(r, store, "CREATE", obj, undefined, dryRun);
+    const created = await store.create(ns, obj, { dryRun, fieldManager: r.url.searchParams.get("fieldManager") ?? undefined });
+    this.respondObject(r, store, 201, created, rendering);
+  }
+
+  private async update(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const dryRun = dryRunOf(r.url);
+    let obj = await this.readObject(r);
+    if (r.info.subresource === "scale") {
+      const current = await store.get(ns, r.info.name);
+      obj = fromScale(obj, current, store.resource);
+    }
+    const old = await store.get(ns, r.info.name).catch(() => undefined);
+    await this.admit(r, store, old ? "UPDATE" : "CREATE", obj, old, dryRun);
+    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const { object, created } = await store.update(ns, r.info.name, obj, { dryRun, subresource: sub });
+    if (r.info.subresource === "scale") return send(r.res, 200, toScale(object, store.resource), rendering);
+    this.respondObject(r, store, created ? 201 : 200, object, rendering);
+  }
+
+  private async patch(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const dryRun = dryRunOf(r.url);
+    const type = contentTypeOf(r.req);
+    if (!PATCH_TYPES.includes(type)) {
+      throw new StatusError({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(", ")}`,
+        reason: "UnsupportedMediaType",
+        code: 415,
+      });
+    }
+    if (type === "application/apply-patch+yaml") {
+      throw methodNotSupported({ group: store.resource.group, resource: store.resource.plural }, "server-side apply (not yet served by skiff)");
+    }
+    const body = await readBody(r.req);
+    const patch = decodeObject(body, "application/json", ["application/json"]);
+    const scale = r.info.subresource === "scale";
+    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const result = await store.guaranteedUpdate(
+      ns,
+      r.info.name,
+      async (current) => {
+        const target: KObject = scale ? (toScale(current, store.resource) as KObject) : current;
+        let patched: KObject;
+        if (type === "application/json-patch+json") patched = requireObject(applyJsonPatch(target, patch)) as KObject;
+        else if (type === "application/merge-patch+json") patched = requireObject(applyMergePatch(target, requireObject(patch))) as KObject;
+        else {
+          if (!this.opts.strategicPatch || scale) {
+            throw new StatusError({
+              kind: "Status",
+              apiVersion: "v1",
+              metadata: {},
+              status: "Failure",
+              message: `strategic merge patch is not supported for ${store.resource.plural}${scale ? "/scale" : ""}; use a JSON merge patch`,
+              reason: "UnsupportedMediaType",
+              code: 415,
+            });
+          }
+          patched = this.opts.strategicPatch(store.resource, target, requireObject(patch));
+        }
+        const next = scale ? fromScale(patched, current, store.resource) : patched;
+        await this.admit(r, store, "UPDATE", next, current, dryRun);
+        return next;
+      },
+      { dryRun, subresource: sub },
+    );
+    if (scale) return send(r.res, 200, toScale(result, store.resource), rendering);
+    this.respondObject(r, store, 200, result, rendering);
+  }
+
+  private async deleteOptions(r: Request): Promise<DeleteOptions> {
+    const body = await readBody(r.req);
+    let fromBody: Record<string, unknown> = {};
+    if (body.length > 0 && body.toString().trim() !== "") fromBody = requireObject(decodeObject(body, "application/json", ["application/json"]));
+    const grace = intParam(r.url, "gracePeriodSeconds") ?? (fromBody.gracePeriodSeconds as number | undefined);
+    let policy = (r.url.searchParams.get("propagationPolicy") ?? fromBody.propagationPolicy) as string | undefined;
+    const orphan = r.url.searchParams.get("orphanDependents") ?? fromBody.orphanDependents;
+    if (!policy && (orphan === true || orphan === "true")) policy = "Orphan";
+    if (policy && !["Orphan", "Background", "Foreground"].includes(policy)) {
+      throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
+    }
+    const dryRunBody = fromBody.dryRun as string[] | undefined;
+    return {
+      dryRun: dryRunOf(r.url) || (Array.isArray(dryRunBody) && dryRunBody.includes("All")),
+      gracePeriodSeconds: grace,
+      propagationPolicy: policy as DeleteOptions["propagationPolicy"],
+      preconditions: fromBody.preconditions as DeleteOptions["preconditions"],
+    };
+  }
+
+  private async delete(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const opts = await this.deleteOptions(r);
+    const current = await store.get(ns, r.info.name);
+    await this.admit(r, store, "DELETE", undefined, current, !!opts.dryRun);
+    const { object, deleted } = await store.delete(ns, r.info.name, opts);
+    if (!deleted) return this.respondObject(r, store, 202, object, rendering);
+    if (store.returnsDeletedObject) return this.respondObject(r, store, 200, object, rendering);
+    const status: Status = {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: { name: r.info.name, group: store.resource.group, kind: store.resource.plural, uid: object.metadata?.uid },
+      code: 200,
+    };
+    send(r.res, 200, status, rendering);
+  }
+
+  private async deleteCollection(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
+    const rendering = this.rendering(r);
+    const opts = await this.deleteOptions(r);
+    const { labelSelector, fieldSelector } = selectors(r.url, store.resource);
+    const list = await store.list(ns, { labelSelector, fieldSelector });
+    const out: KObject[] = [];
+    for (const item of list.items) {
+      const name = item.metadata!.name!;
+      const itemNs = item.metadata!.namespace;
+      try {
+        await this.opts.admission.run({ operation: "DELETE", resource: store.resource, subresource: "", namespace: itemNs ?? "", name, oldObject: item, user: r.user, dryRun: !!opts.dryRun });
+        out.push((await store.delete(itemNs, name, opts)).object);
+      } catch (err) {
+        if (err instanceof StatusError && err.reason === "NotFound") continue;
+        throw err;
+      }
+    }
+    send(r.res, 200, { ...list, items: out }, rendering);
+  }
+}
+
+/** The autoscaling/v1 Scale view of a scalable object. */
+export function toScale(obj: KObject, r: ResourceType): object {
+  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } | Record<string, string> };
+  const status = (obj.status ?? {}) as { replicas?: number };
+  const sel = r.kind === "ReplicationController" ? (spec.selector as Record<string, string> | undefined) : (spec.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+  return {
+    kind: "Scale",
+    apiVersion: "autoscaling/v1",
+    metadata: {
+      name: obj.metadata?.name,
+      namespace: obj.metadata?.namespace,
+      uid: obj.metadata?.uid,
+      resourceVersion: obj.metadata?.resourceVersion,
+      creationTimestamp: obj.metadata?.creationTimestamp,
+    },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: {
+      replicas: status.replicas ?? 0,
+      ...(sel ? { selector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") } : {}),
+    },
+  };
+}
+
+/** Applies a Scale body's replicas to the object it scales. */
+export function fromScale(scale: KObject, current: KObject, r: ResourceType): KObject {
+  if (scale.kind !== undefined && scale.kind !== "Scale") throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (Scale)`);
+  const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
+  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+    throw badRequest("spec.replicas: Invalid value: must be a non-negative integer");
+  }
+  const next = structuredClone(current);
+  next.spec = { ...((next.spec as object) ?? {}), replicas };
+  next.metadata!.resourceVersion = scale.metadata?.resourceVersion ?? current.metadata?.resourceVersion;
+  next.apiVersion = apiVersionOf(r);
+  return next;
+}

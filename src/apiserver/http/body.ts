@@ -1,0 +1,54 @@
+/**
+ * Request bodies: read with a size limit (3 MiB, upstream's
+ * --max-request-body-bytes default) and decoded from JSON or YAML.
+ */
+import type { IncomingMessage } from "node:http";
+import { parse as parseYaml } from "yaml";
+import { badRequest, requestEntityTooLarge, unsupportedMediaType } from "../../machinery/status-error.js";
+
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+/** Reads the whole body; 413 past the limit (without buffering the rest). */
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw requestEntityTooLarge(`request entity too large: limit is ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw requestEntityTooLarge(`request entity too large: limit is ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The media type of a request (lower-cased, parameters dropped). */
+export function contentTypeOf(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
+}
+
+/** Decodes a JSON or YAML object body; 400 for malformed input, 415 for other media types. */
+export function decodeObject(body: Buffer, contentType: string, accepted = ["application/json", "application/yaml"]): unknown {
+  if (!accepted.includes(contentType)) throw unsupportedMediaType(accepted);
+  const text = body.toString("utf8");
+  if (text.trim() === "") throw badRequest("the request body is empty; send a JSON or YAML object");
+  try {
+    return contentType === "application/yaml" || contentType === "application/apply-patch+yaml" ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`the request body could not be decoded: ${(err as Error).message}`);
+  }
+}
+
+/** Checks that a decoded body is a JSON object. */
+export function requireObject(v: unknown): Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw badRequest("the request body must be a JSON or YAML object");
+  }
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,526 @@
+/**
+ * Generic REST storage for one resource, as upstream's
+ * `registry/generic/registry.Store`: objects as JSON in the cluster store,
+ * metadata managed here (uid, creationTimestamp, resourceVersion from the
+ * store revision, generation, deletion with finalizers), optimistic
+ * concurrency, and watch translated to Kubernetes watch events.
+ */
+import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import type { ResourceType } from "../../api/resources.js";
+import { apiVersionOf } from "../../api/resources.js";
+import { type Clock, systemClock } from "../../machinery/clock.js";
+import type { LabelSelector } from "../../machinery/labels.js";
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  type FieldError,
+  invalid,
+  notFound,
+  OPTIMISTIC_LOCK_MESSAGE,
+  StatusError,
+  timeout,
+} from "../../machinery/status-error.js";
+import { CompactedError, FutureRevisionError, KeyExistsError, KeyNotFoundError, RevisionMismatchError } from "../../storage/errors.js";
+import type { KeyValue, Store } from "../../storage/store.js";
+import type { FieldSelector } from "../field-selectors.js";
+import { decodeContinue, encodeContinue } from "./continue-token.js";
+import { collectionPrefix, objectKey } from "./keys.js";
+import { validateObjectMeta } from "./meta-validation.js";
+import type { DeleteOptions, KList, KObject, Strategy, WriteOptions } from "./types.js";
+
+export interface ListOptions {
+  readonly labelSelector?: LabelSelector;
+  readonly fieldSelector?: FieldSelector;
+  readonly limit?: number;
+  readonly continue?: string;
+  readonly resourceVersion?: string;
+  readonly resourceVersionMatch?: string;
+}
+
+export interface WatchOptions {
+  readonly labelSelector?: LabelSelector;
+  readonly fieldSelector?: FieldSelector;
+  /** "" / undefined / "0": start with the current state as ADDED events. */
+  readonly resourceVersion?: string;
+  readonly signal: AbortSignal;
+  /** Send BOOKMARK events this often (ms) when asked. */
+  readonly bookmarkIntervalMs?: number;
+  /** sendInitialEvents=true: after the initial ADDED events, a BOOKMARK marking their end. */
+  readonly sendInitialEvents?: boolean;
+}
+
+/** A watch event as the API sends it. */
+export interface ApiWatchEvent {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  readonly object: KObject | StatusError["status"];
+}
+
+export interface ObjectStoreOptions {
+  readonly store: Store;
+  readonly resource: ResourceType;
+  readonly strategy?: Strategy;
+  readonly clock?: Clock;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+
+/** RFC 3339 at second precision, as metav1.Time marshals. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+function randomSuffix(n = 5): string {
+  let s = "";
+  for (let i = 0; i < n; i++) s += NAME_SUFFIX_CHARS[Math.floor(Math.random() * NAME_SUFFIX_CHARS.length)];
+  return s;
+}
+
+/** The object without metadata and status: what generation counts. */
+function specPart(o: KObject): Record<string, unknown> {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
+export class ObjectStore {
+  readonly resource: ResourceType;
+  private readonly store: Store;
+  private readonly strategy: Strategy;
+  private readonly clock: Clock;
+  private readonly qualified: { group: string; resource: string };
+  private readonly hasStatus: boolean;
+
+  constructor(opts: ObjectStoreOptions) {
+    this.store = opts.store;
+    this.resource = opts.resource;
+    this.strategy = opts.strategy ?? {};
+    this.clock = opts.clock ?? systemClock;
+    this.qualified = { group: this.resource.group, resource: this.resource.plural };
+    this.hasStatus = (this.resource.subresources ?? []).some((s) => s.name === "status");
+  }
+
+  /** Whether DELETE answers with the object rather than a Success Status. */
+  get returnsDeletedObject(): boolean {
+    return !!this.strategy.returnDeletedObject;
+  }
+
+  private key(ns: string | undefined, name: string): string {
+    return objectKey(this.resource.group, this.resource.plural, this.resource.namespaced ? ns : undefined, name);
+  }
+
+  /** Decodes a stored object, stamping its resourceVersion. */
+  decode(kv: KeyValue): KObject {
+    const obj = JSON.parse(dec.decode(kv.value)) as KObject;
+    obj.metadata ??= {};
+    obj.metadata.resourceVersion = String(kv.modRevision);
+    return obj;
+  }
+
+  private encode(obj: KObject): Uint8Array {
+    const { resourceVersion: _rv, ...meta } = obj.metadata ?? {};
+    return enc.encode(JSON.stringify({ ...obj, metadata: meta }));
+  }
+
+  private mapStoreError(err: unknown, name: string): never {
+    if (err instanceof KeyNotFoundError) throw notFound(this.qualified, name);
+    if (err instanceof KeyExistsError) throw alreadyExists(this.qualified, name);
+    if (err instanceof RevisionMismatchError) throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+    throw err;
+  }
+
+  // ---- reads ----
+
+  async get(ns: string | undefined, name: string): Promise<KObject> {
+    const { kv } = await this.store.get(this.key(ns, name));
+    if (!kv) throw notFound(this.qualified, name);
+    return this.decode(kv);
+  }
+
+  private async readRevision(rv: string | undefined, match: string | undefined): Promise<number> {
+    if (match && !["Exact", "NotOlderThan"].includes(match)) {
+      throw badRequest(`resourceVersionMatch: Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"`);
+    }
+    if (!rv || rv === "0") {
+      if (match === "Exact") throw badRequest(`resourceVersionMatch "Exact" is forbidden for resourceVersion "${rv ?? ""}"`);
+      return 0;
+    }
+    const n = Number(rv);
+    if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version "${rv}"`);
+    const current = await this.store.currentRevision();
+    if (n > current) throw timeout(`Too large resource version: ${n}, current: ${current}`, 1);
+    return match === "Exact" ? n : 0;
+  }
+
+  async list(ns: string | undefined, opts: ListOptions = {}): Promise<KList> {
+    const prefix = collectionPrefix(this.resource.group, this.resource.plural, this.resource.namespaced ? ns : undefined);
+    let revision = await this.readRevision(opts.resourceVersion, opts.resourceVersionMatch);
+    let startKey: string | undefined;
+    if (opts.continue) {
+      const c = decodeContinue(opts.continue, prefix);
+      revision = c.revision;
+      startKey = c.startKey;
+    }
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    const filtered = !!(opts.labelSelector && !opts.labelSelector.empty) || !!opts.fieldSelector;
+    const items: KObject[] = [];
+    let listRevision = revision;
+    let more = false;
+    let lastKey: string | undefined;
+    let remaining: number | undefined;
+    try {
+      for (;;) {
+        // Page through the store until `limit` objects match (upstream does the same against etcd).
+        const page = await this.store.list(prefix, {
+          startKey,
+          revision: listRevision || undefined,
+          limit: limit ? Math.max(limit - items.length, filtered ? 100 : 0) : 0,
+        });
+        listRevision = page.revision;
+        let i = 0;
+        for (; i < page.kvs.length; i++) {
+          const kv = page.kvs[i]!;
+          const obj = this.decode(kv);
+          lastKey = kv.key;
+          if (filtered && !this.matches(obj, opts.labelSelector, opts.fieldSelector)) continue;
+          items.push(obj);
+          if (limit && items.length >= limit) {
+            i++;
+            break;
+          }
+        }
+        const pageHasMore = page.more || i < page.kvs.length;
+        if (limit && items.length >= limit) {
+          more = pageHasMore;
+          if (more && !filtered) remaining = page.count - i;
+          break;
+        }
+        if (!page.more) break;
+        startKey = `${lastKey}\u0000`;
+      }
+    } catch (err) {
+      if (err instanceof CompactedError) {
+        if (opts.continue) {
+          throw expired(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+          );
+        }
+        throw expired(`too old resource version: ${opts.resourceVersion} (${err.compactRevision})`);
+      }
+      throw err;
+    }
+    const metadata: KList["metadata"] = { resourceVersion: String(listRevision) };
+    if (more && lastKey !== undefined) {
+      metadata.continue = encodeContinue(listRevision, `${lastKey}\u0000`, prefix);
+      if (remaining !== undefined && remaining > 0) metadata.remainingItemCount = remaining;
+    }
+    return { apiVersion: apiVersionOf(this.resource), kind: `${this.resource.kind}List`, metadata, items };
+  }
+
+  private matches(obj: KObject, labels?: LabelSelector, fields?: FieldSelector): boolean {
+    if (labels && !labels.matches(obj.metadata?.labels)) return false;
+    if (fields && !fields.matches(obj)) return false;
+    return true;
+  }
+
+  // ---- create ----
+
+  /** Checks kind/apiVersion of a body against this resource and fills them. */
+  private checkTypeMeta(obj: KObject): void {
+    const want = apiVersionOf(this.resource);
+    if (obj.apiVersion !== undefined && obj.apiVersion !== want) {
+      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);
+    }
+    if (obj.kind !== undefined && obj.kind !== this.resource.kind) {
+      throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${this.resource.kind})`);
+    }
+    obj.apiVersion = want;
+    obj.kind = this.resource.kind;
+  }
+
+  private checkNamespace(obj: KObject, ns: string | undefined): void {
+    obj.metadata ??= {};
+    if (!this.resource.namespaced) {
+      delete obj.metadata.namespace;
+      return;
+    }
+    if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
+      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    obj.metadata.namespace = ns ?? obj.metadata.namespace;
+  }
+
+  private validate(obj: KObject, old?: KObject): void {
+    const errors: FieldError[] = [
+      ...validateObjectMeta(obj.metadata ?? {}, this.resource),
+      ...(old ? (this.strategy.validateUpdate?.(obj, old) ?? []) : (this.strategy.validateCreate?.(obj) ?? [])),
+    ];
+    if (errors.length > 0) throw invalid(this.resource.kind, this.resource.group, obj.metadata?.name ?? obj.metadata?.generateName ?? "", errors);
+  }
+
+  async create(ns: string | undefined, body: KObject, opts: WriteOptions = {}): Promise<KObject> {
+    const obj = structuredClone(body);
+    this.checkTypeMeta(obj);
+    this.checkNamespace(obj, ns);
+    const meta = obj.metadata!;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
+    if (this.hasStatus) this.strategy.prepareForCreate?.(obj);
+    this.strategy.defaults?.(obj);
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339(this.clock.now());
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (this.strategy.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
+    this.validate(obj);
+    if (opts.dryRun) {
+      const exists = (await this.store.get(this.key(ns, meta.name!))).kv;
+      if (exists) throw alreadyExists(this.qualified, meta.name!);
+      return obj;
+    }
+    try {
+      const w = await this.store.create(this.key(ns, meta.name!), this.encode(obj));
+      meta.resourceVersion = String(w.revision);
+      return obj;
+    } catch (err) {
+      return this.mapStoreError(err, meta.name!);
+    }
+  }
+
+  // ---- update ----
+
+  /**
+   * Replaces an object (PUT). With `subresource: "status"` only status
+   * changes are kept; on the main resource, status changes are ignored for
+   * kinds that have a status subresource, as upstream.
+   */
+  async update(
+    ns: string | undefined,
+    name: string,
+    body: KObject,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Promise<{ object: KObject; created: boolean }> {
+    const obj = structuredClone(body);
+    this.checkTypeMeta(obj);
+    this.checkNamespace(obj, ns);
+    if (obj.metadata!.name && obj.metadata!.name !== name) {
+      throw badRequest(`the name of the object (${obj.metadata!.name}) does not match the name on the URL (${name})`);
+    }
+    obj.metadata!.name = name;
+    const { kv } = await this.store.get(this.key(ns, name));
+    if (!kv) {
+      if (this.strategy.allowCreateOnUpdate && !opts.subresource) return { object: await this.create(ns, obj, opts), created: true };
+      throw notFound(this.qualified, name);
+    }
+    const rv = obj.metadata!.resourceVersion;
+    if (rv && rv !== String(kv.modRevision)) throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+    const object = await this.writeUpdate(ns, name, kv, obj, opts);
+    return { object, created: false };
+  }
+
+  /** Merges `obj` onto the stored `kv` per update rules and writes it with CAS. */
+  private async writeUpdate(ns: string | undefined, name: string, kv: KeyValue, obj: KObject, opts: WriteOptions & { subresource?: string }): Promise<KObject> {
+    const old = this.decode(kv);
+    let next: KObject;
+    if (opts.subresource === "status") {
+      next = { ...structuredClone(old), status: obj.status };
+      next.metadata = { ...old.metadata };
+      // Status writers may update labels/annotations? Upstream: no, only status.
+    } else {
+      next = obj;
+      if (this.hasStatus && old.status !== undefined) next.status = old.status;
+      else if (this.hasStatus) delete next.status;
+      const m = next.metadata!;
+      const o = old.metadata!;
+      if (m.uid && m.uid !== o.uid) {
+        throw conflict(this.qualified, name, `Precondition failed: UID in precondition: ${m.uid}, UID in object meta: ${o.uid}`);
+      }
+      m.uid = o.uid;
+      m.creationTimestamp = o.creationTimestamp;
+      if (o.deletionTimestamp) {
+        m.deletionTimestamp = o.deletionTimestamp;
+        m.deletionGracePeriodSeconds = o.deletionGracePeriodSeconds;
+      } else {
+        delete m.deletionTimestamp;
+        delete m.deletionGracePeriodSeconds;
+      }
+      if (o.generateName !== undefined && m.generateName === undefined) m.generateName = o.generateName;
+      this.strategy.defaults?.(next);
+      if (this.strategy.tracksGeneration) {
+        m.generation = (o.generation ?? 1) + (isDeepStrictEqual(specPart(next), specPart(old)) ? 0 : 1);
+      } else delete m.generation;
+      this.validate(next, old);
+    }
+    next.metadata!.resourceVersion = String(kv.modRevision);
+    // A no-op write keeps the resourceVersion, as upstream does.
+    if (isDeepStrictEqual(next, old)) return old;
+    const m = next.metadata!;
+    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0) {
+      // The last finalizer is gone: the object can go now.
+      if (opts.dryRun) return next;
+      try {
+        await this.store.delete(this.key(ns, name), kv.modRevision);
+      } catch (err) {
+        this.mapStoreError(err, name);
+      }
+      return next;
+    }
+    if (opts.dryRun) return next;
+    try {
+      const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision);
+      m.resourceVersion = String(w.revision);
+      return next;
+    } catch (err) {
+      return this.mapStoreError(err, name);
+    }
+  }
+
+  /**
+   * Read-modify-write with retry on conflict (upstream's GuaranteedUpdate):
+   * `mutate` gets the current object and returns the new one. Used by patch.
+   */
+  async guaranteedUpdate(
+    ns: string | undefined,
+    name: string,
+    mutate: (current: KObject) => KObject | Promise<KObject>,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Promise<KObject> {
+    for (let attempt = 0; ; attempt++) {
+      const { kv } = await this.store.get(this.key(ns, name));
+      if (!kv) throw notFound(this.qualified, name);
+      const current = this.decode(kv);
+      const next = await mutate(structuredClone(current));
+      this.checkTypeMeta(next);
+      this.checkNamespace(next, ns);
+      if (next.metadata!.name !== name) {
+        throw badRequest(`the name of the object (${next.metadata!.name}) does not match the name on the URL (${name})`);
+      }
+      const rv = next.metadata!.resourceVersion;
+      if (rv && rv !== String(kv.modRevision)) throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+      try {
+        return await this.writeUpdate(ns, name, kv, next, opts);
+      } catch (err) {
+        // Someone wrote in between: read again and re-apply, unless the caller pinned a version.
+        if (err instanceof StatusError && err.reason === "Conflict" && !rv && attempt < 10) continue;
+        throw err;
+      }
+    }
+  }
+
+  // ---- delete ----
+
+  async delete(ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ object: KObject; deleted: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+      const { kv } = await this.store.get(this.key(ns, name));
+      if (!kv) throw notFound(this.qualified, name);
+      const obj = this.decode(kv);
+      const m = obj.metadata!;
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== m.uid) {
+        throw conflict(this.qualified, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${m.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion) {
+        throw conflict(
+          this.qualified,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`,
+        );
+      }
+      const finalizers = [...(m.finalizers ?? [])];
+      if (opts.propagationPolicy === "Orphan" && !finalizers.includes("orphan")) finalizers.push("orphan");
+      if (opts.propagationPolicy === "Foreground" && !finalizers.includes("foregroundDeletion")) finalizers.push("foregroundDeletion");
+      const grace = this.strategy.gracePeriod?.(obj, opts.gracePeriodSeconds);
+      try {
+        if (finalizers.length > 0 || (grace !== undefined && grace > 0)) {
+          // Mark for deletion; finalizers (or the kubelet, for graceful pods) finish it.
+          if (m.deletionTimestamp && isDeepStrictEqual(finalizers, m.finalizers ?? [])) return { object: obj, deleted: false };
+          const next = structuredClone(obj);
+          next.metadata!.finalizers = finalizers.length > 0 ? finalizers : undefined;
+          if (!next.metadata!.finalizers) delete next.metadata!.finalizers;
+          next.metadata!.deletionTimestamp ??= rfc3339(this.clock.now() + (grace ?? 0) * 1000);
+          next.metadata!.deletionGracePeriodSeconds ??= grace ?? 0;
+          if (this.strategy.tracksGeneration) next.metadata!.generation = (m.generation ?? 1) + 1;
+          if (opts.dryRun) return { object: next, deleted: false };
+          const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision);
+          next.metadata!.resourceVersion = String(w.revision);
+          return { object: next, deleted: false };
+        }
+        if (opts.dryRun) return { object: obj, deleted: true };
+        await this.store.delete(this.key(ns, name), kv.modRevision);
+        return { object: obj, deleted: true };
+      } catch (err) {
+        if (err instanceof RevisionMismatchError && attempt < 10) continue;
+        return this.mapStoreError(err, name);
+      }
+    }
+  }
+
+  // ---- watch ----
+
+  /**
+   * Streams watch events. Starting at "" or "0" sends the current state as
+   * ADDED first; a compacted start ends with an ERROR event (410 Expired),
+   * as upstream.
+   */
+  async *watch(ns: string | undefined, opts: WatchOptions): AsyncGenerator<ApiWatchEvent> {
+    const prefix = collectionPrefix(this.resource.group, this.resource.plural, this.resource.namespaced ? ns : undefined);
+    const filtered = !!(opts.labelSelector && !opts.labelSelector.empty) || !!opts.fieldSelector;
+    const match = (o: KObject) => !filtered || this.matches(o, opts.labelSelector, opts.fieldSelector);
+    let start: number;
+    const rv = opts.resourceVersion;
+    if (!rv || rv === "0") {
+      const list = await this.list(ns, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      for (const item of list.items) yield { type: "ADDED", object: item };
+      start = Number(list.metadata.resourceVersion) + 1;
+      if (opts.sendInitialEvents) yield this.bookmark(start - 1, true);
+    } else {
+      const n = Number(rv);
+      if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version "${rv}"`);
+      start = n + 1;
+    }
+    try {
+      for await (const batch of this.store.watch(prefix, {
+        startRevision: start,
+        signal: opts.signal,
+        progressIntervalMs: opts.bookmarkIntervalMs,
+      })) {
+        if (batch.events.length === 0) {
+          if (opts.bookmarkIntervalMs) yield this.bookmark(batch.revision, false);
+          continue;
+        }
+        for (const e of batch.events) {
+          const prev = e.prevKv ? this.decode(e.prevKv) : undefined;
+          if (e.type === "delete") {
+            if (!prev) continue;
+            prev.metadata!.resourceVersion = String(e.kv.modRevision);
+            if (match(prev)) yield { type: "DELETED", object: prev };
+            continue;
+          }
+          const obj = this.decode(e.kv);
+          const now = match(obj);
+          const before = prev ? match(prev) : false;
+          if (now && (!prev || !before)) yield { type: "ADDED", object: obj };
+          else if (now && before) yield { type: "MODIFIED", object: obj };
+          else if (!now && before) yield { type: "DELETED", object: obj };
+        }
+      }
+    } catch (err) {
+      if (err instanceof CompactedError) {
+        yield { type: "ERROR", object: expired(`too old resource version: ${start - 1} (${err.compactRevision})`).status };
+        return;
+      }
+      if (err instanceof FutureRevisionError) return;
+      throw err;
+    }
+  }
+
+  private bookmark(revision: number, initialEventsEnd: boolean): ApiWatchEvent {
+    const metadata: KObject["metadata"] = { resourceVersion: String(revision) };
+    if (initialEventsEnd) metadata.annotations = { "k8s.io/initial-events-end": "true" };
+    return { type: "BOOKMARK", object: { kind: this.resource.kind, apiVersion: apiVersionOf(this.resource), metadata } };
+  }
+}

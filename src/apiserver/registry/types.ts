@@ -1,0 +1,61 @@
+/** Shapes shared by the registry layer. */
+import type { ObjectMeta } from "kubernetes-types/meta/v1.js";
+import type { FieldError } from "../../machinery/status-error.js";
+
+/** kubernetes-types' ObjectMeta, writable (the registry fills it in). */
+export type Meta = { -readonly [K in keyof ObjectMeta]: ObjectMeta[K] };
+
+/** Any Kubernetes object as JSON. */
+export interface KObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: Meta;
+  [field: string]: unknown;
+}
+
+/** A list as the API returns it. */
+export interface KList {
+  apiVersion: string;
+  kind: string;
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: KObject[];
+}
+
+/**
+ * Per-resource behaviour, as upstream's REST strategies: defaulting,
+ * validation and the few switches that differ between kinds.
+ */
+export interface Strategy {
+  /** metadata.generation counts spec changes (workloads, CRDs, …). */
+  readonly tracksGeneration?: boolean;
+  /** PUT of a missing object creates it (Endpoints, Events, Leases, …). */
+  readonly allowCreateOnUpdate?: boolean;
+  /** DELETE answers with the object instead of a Success Status (pods, services). */
+  readonly returnDeletedObject?: boolean;
+  /** Fills defaults in place, on create and update (upstream's defaulting functions). */
+  defaults?(obj: KObject): void;
+  /** Resets fields a create may not set (e.g. status). */
+  prepareForCreate?(obj: KObject): void;
+  /** Field errors for a new object. */
+  validateCreate?(obj: KObject): FieldError[];
+  /** Field errors for an update (immutable fields and the like). */
+  validateUpdate?(obj: KObject, old: KObject): FieldError[];
+  /**
+   * For graceful deletion (pods): the grace period to wait in seconds, or
+   * undefined to delete at once.
+   */
+  gracePeriod?(obj: KObject, requested: number | undefined): number | undefined;
+}
+
+/** Options every write takes from the query string. */
+export interface WriteOptions {
+  readonly dryRun?: boolean;
+  readonly fieldManager?: string;
+}
+
+/** DeleteOptions as sent in a DELETE body or query. */
+export interface DeleteOptions extends WriteOptions {
+  readonly gracePeriodSeconds?: number;
+  readonly propagationPolicy?: "Orphan" | "Background" | "Foreground";
+  readonly preconditions?: { uid?: string; resourceVersion?: string };
+}

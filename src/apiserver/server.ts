@@ -1,0 +1,254 @@
+/**
+ * The API server: HTTPS, authentication and authorization chains, a
+ * max-in-flight limit, health and version endpoints, discovery, OpenAPI, and
+ * the resource handlers over the cluster store.
+ */
+import { randomInt } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { BUILTIN_RESOURCES, type ResourceType } from "../api/resources.js";
+import { type Clock, systemClock } from "../machinery/clock.js";
+import { type Logger, silentLogger } from "../machinery/log.js";
+import { forbidden, notFound, StatusError, tooManyRequests, unauthorized } from "../machinery/status-error.js";
+import type { Store } from "../storage/store.js";
+import { AdmissionChain, type AdmissionPlugin } from "./admission/admission.js";
+import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
+import type { Authenticator, UserInfo } from "./auth/authn.js";
+import { type Authorizer, forbiddenMessage } from "./auth/authz.js";
+import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type DiscoverySource } from "./discovery.js";
+import { ResourceHandler, type StrategicPatcher, type TablePrinter } from "./handlers/resource.js";
+import { send, sendError, toStatus } from "./http/respond.js";
+import { negotiate } from "./negotiation.js";
+import { ObjectStore } from "./registry/object-store.js";
+import { strategyFor } from "./registry/strategies.js";
+import { parseRequestInfo } from "./request-info.js";
+import { versionInfo } from "./version.js";
+
+export interface ApiServerOptions {
+  readonly store: Store;
+  /** TLS serving key and certificate, and the CA that signs client certificates. */
+  readonly tls: { readonly key: string; readonly cert: string; readonly clientCA: string };
+  readonly bindAddress?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly authenticator: Authenticator;
+  readonly authorizer: Authorizer;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Extra admission plugins, after the built-in ones. */
+  readonly admission?: readonly AdmissionPlugin[];
+  readonly printTable?: TablePrinter;
+  readonly strategicPatch?: StrategicPatcher;
+  /** Non-mutating requests in flight before 429 (upstream --max-requests-inflight). */
+  readonly maxRequestsInFlight?: number;
+  /** Mutating requests in flight before 429 (upstream --max-mutating-requests-inflight). */
+  readonly maxMutatingRequestsInFlight?: number;
+  /** Extra non-resource routes (OpenAPI); return true when handled. */
+  readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+}
+
+const UNAUTHENTICATED_PATHS = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export class ApiServer implements DiscoverySource {
+  private readonly stores = new Map<string, ObjectStore>();
+  private readonly log: Logger;
+  private readonly handler: ResourceHandler;
+  private server?: Server;
+  private inFlight = 0;
+  private mutatingInFlight = 0;
+  private ready = false;
+  private address = "";
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.log = opts.logger ?? silentLogger;
+    const clock = opts.clock ?? systemClock;
+    for (const r of BUILTIN_RESOURCES) {
+      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: strategyFor(r), clock }));
+    }
+    const namespaces = this.objects("", "v1", "namespaces");
+    this.handler = new ResourceHandler({
+      lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`),
+      admission: new AdmissionChain([namespaceLifecycle(namespaces), ...(opts.admission ?? [])]),
+      printTable: opts.printTable,
+      strategicPatch: opts.strategicPatch,
+      defaultWatchTimeoutSeconds: () => randomInt(1800, 3600),
+    });
+  }
+
+  /** The store of one resource, for in-process bootstrap and tests. */
+  objects(group: string, version: string, plural: string): ObjectStore {
+    const s = this.stores.get(`${group}/${version}/${plural}`);
+    if (!s) throw new Error(`no resource ${group}/${version}/${plural}`);
+    return s;
+  }
+
+  resources(): readonly ResourceType[] {
+    return BUILTIN_RESOURCES;
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async start(): Promise<number> {
+    const server = createServer(
+      {
+        key: this.opts.tls.key,
+        cert: this.opts.tls.cert,
+        ca: this.opts.tls.clientCA,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => void this.serve(req, res),
+    );
+    // Watches are long-lived: no request timeout; the watch has its own.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.bindAddress ?? "0.0.0.0", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const port = (server.address() as AddressInfo).port;
+    this.address = `${this.opts.bindAddress && this.opts.bindAddress !== "0.0.0.0" ? this.opts.bindAddress : "127.0.0.1"}:${port}`;
+    this.ready = true;
+    return port;
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", "https://localhost");
+    const isWatch = url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1" || url.pathname.includes("/watch/");
+    const mutating = MUTATING.has(req.method ?? "GET");
+    // Long-running requests (watches) are not counted, as upstream.
+    const counted = !isWatch;
+    let user: UserInfo | undefined;
+    try {
+      if (counted) {
+        const max = mutating ? (this.opts.maxMutatingRequestsInFlight ?? 200) : (this.opts.maxRequestsInFlight ?? 400);
+        const cur = mutating ? this.mutatingInFlight : this.inFlight;
+        if (cur >= max) throw tooManyRequests("Too many requests, please try again later.", 1);
+        if (mutating) this.mutatingInFlight++;
+        else this.inFlight++;
+      }
+      try {
+        if (UNAUTHENTICATED_PATHS.has(url.pathname) || /^\/(healthz|livez|readyz)\//.test(url.pathname)) {
+          return await this.serveHealthOrVersion(res, url);
+        }
+        user = await this.opts.authenticator.authenticate(req);
+        if (!user) throw unauthorized();
+        const info = parseRequestInfo(req.method ?? "GET", url);
+        const decision = await this.opts.authorizer.authorize(user, info);
+        if (decision.decision !== "allow") {
+          throw forbidden(`${forbiddenMessage(user, info)}${decision.reason ? `: ${decision.reason}` : ""}`, {
+            name: info.name,
+            group: info.group,
+            kind: info.resource,
+          });
+        }
+        if (info.isResourceRequest) return await this.handler.handle({ info, url, req, res, user });
+        return await this.serveNonResource(req, res, url);
+      } finally {
+        if (counted) {
+          if (mutating) this.mutatingInFlight--;
+          else this.inFlight--;
+        }
+      }
+    } catch (err) {
+      const status = toStatus(err);
+      if (!(err instanceof StatusError)) {
+        this.log.error("request failed", { method: req.method, path: url.pathname, err: (err as Error)?.stack ?? String(err) });
+      }
+      if (res.headersSent) {
+        res.end();
+      } else sendError(res, err);
+      this.log.debug("request", { method: req.method, path: url.pathname, code: status.code, user: user?.username, ms: Date.now() - started });
+    }
+  }
+
+  private async serveHealthOrVersion(res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname.replace(/\/$/, "");
+    if (path === "/version") return send(res, 200, versionInfo());
+    const [, kind, only] = /^\/(healthz|livez|readyz)(?:\/(.+))?$/.exec(path) ?? [];
+    if (!kind) throw notFound({ group: "", resource: "" }, path);
+    const checks: [string, () => Promise<void>][] = [
+      ["ping", async () => {}],
+      ["log", async () => {}],
+      [
+        "etcd",
+        async () => {
+          await this.opts.store.currentRevision();
+        },
+      ],
+      ["poststarthook/bootstrap-namespaces", async () => {}],
+    ];
+    if (kind === "readyz") {
+      checks.push([
+        "shutdown",
+        async () => {
+          if (!this.ready) throw new Error("server is shutting down");
+        },
+      ]);
+    }
+    const selected = only ? checks.filter(([n]) => n === only) : checks;
+    if (selected.length === 0) throw notFound({ group: "", resource: "" }, path);
+    const lines: string[] = [];
+    let ok = true;
+    for (const [name, check] of selected) {
+      try {
+        await check();
+        lines.push(`[+]${name} ok`);
+      } catch {
+        ok = false;
+        lines.push(`[-]${name} failed: reason withheld`);
+      }
+    }
+    const verbose = url.searchParams.has("verbose") || !ok;
+    const body = only ? (ok ? "ok" : lines.join("\n")) : verbose ? `${lines.join("\n")}\n${kind} check ${ok ? "passed" : "failed"}\n` : "ok";
+    res.writeHead(ok ? 200 : 500, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" });
+    res.end(body);
+  }
+
+  private async serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname.replace(/\/$/, "") || "/";
+    if (path === "/api" || path === "/apis") {
+      const rendering = negotiate(req.headers.accept, { discovery: true });
+      if (rendering.kind === "discovery") {
+        const ct = `application/json;g=apidiscovery.k8s.io;v=${rendering.version};as=APIGroupDiscoveryList`;
+        return send(res, 200, aggregatedDiscovery(this, path === "/api" ? "api" : "apis", rendering.version), undefined, ct);
+      }
+      return send(res, 200, path === "/api" ? apiVersions(this.address) : apiGroupList(this), rendering);
+    }
+    let m = /^\/api\/([^/]+)$/.exec(path);
+    if (m) {
+      const doc = apiResourceList(this, "", m[1]!);
+      if (doc) return send(res, 200, doc);
+    }
+    m = /^\/apis\/([^/]+)$/.exec(path);
+    if (m) {
+      const doc = apiGroupDoc(this, m[1]!);
+      if (doc) return send(res, 200, doc);
+    }
+    m = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m) {
+      const doc = apiResourceList(this, m[1]!, m[2]!);
+      if (doc) return send(res, 200, doc);
+    }
+    if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return;
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end("404 page not found\n");
+  }
+}

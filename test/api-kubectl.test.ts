@@ -1,0 +1,152 @@
+/**
+ * The API server through real kubectl, as a new user would use it: versions,
+ * namespaces, create/get/label/annotate/patch/scale/delete, watch, discovery,
+ * health, and upstream-shaped errors for bad input.
+ */
+import assert from "node:assert/strict";
+import { request } from "node:https";
+import { after, before, describe, it } from "node:test";
+import { kubectlVersions, startTestServer, type TestServer } from "./support/cluster.js";
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer();
+});
+after(async () => {
+  await srv?.stop();
+});
+
+function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.status, 0, `${what} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** A raw HTTPS request to the server with no client certificate. */
+function anonymous(path: string): Promise<{ code: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: srv.port, path, rejectUnauthorized: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ code: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("kubectl against skiff", () => {
+  it("reports a real Kubernetes version and serves health without credentials", async () => {
+    const v = JSON.parse(ok(srv.kubectl(["version", "-o", "json"]), "kubectl version"));
+    assert.match(v.serverVersion.gitVersion, /^v1\.\d+\.\d+\+skiff$/);
+    const health = await anonymous("/readyz?verbose");
+    assert.equal(health.code, 200);
+    assert.match(health.body, /\[\+\]etcd ok/);
+    assert.match(health.body, /readyz check passed/);
+    const denied = await anonymous("/api/v1/namespaces");
+    assert.equal(denied.code, 401);
+    assert.equal(JSON.parse(denied.body).reason, "Unauthorized");
+    assert.match(ok(srv.kubectl(["get", "--raw", "/livez?verbose"]), "raw livez"), /livez check passed/);
+  });
+
+  it("has the system namespaces and creates one", () => {
+    const names = ok(srv.kubectl(["get", "ns", "-o", "jsonpath={.items[*].metadata.name}"]), "get ns").split(" ");
+    for (const n of ["default", "kube-system", "kube-public", "kube-node-lease"]) assert.ok(names.includes(n), n);
+    assert.match(ok(srv.kubectl(["create", "namespace", "expense"]), "create ns"), /namespace\/expense created/);
+    const again = srv.kubectl(["create", "namespace", "expense"]);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /namespaces "expense" already exists/);
+    const phase = ok(srv.kubectl(["get", "ns", "expense", "-o", "jsonpath={.status.phase} {.metadata.labels.kubernetes\\.io/metadata\\.name}"]), "phase");
+    assert.equal(phase, "Active expense");
+  });
+
+  it("creates, reads, labels, annotates, patches and deletes objects", () => {
+    ok(srv.kubectl(["-n", "expense", "create", "configmap", "settings", "--from-literal=DB_HOST=mysql"]), "create cm");
+    const cm = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "cm", "settings", "-o", "json"]), "get -o json"));
+    assert.equal(cm.data.DB_HOST, "mysql");
+    assert.match(cm.metadata.uid, /^[0-9a-f-]{36}$/);
+    assert.match(cm.metadata.resourceVersion, /^\d+$/);
+    assert.match(ok(srv.kubectl(["-n", "expense", "get", "cm", "settings", "-o", "yaml"]), "-o yaml"), /DB_HOST: mysql/);
+    ok(srv.kubectl(["-n", "expense", "label", "cm", "settings", "tier=backend"]), "label");
+    ok(srv.kubectl(["-n", "expense", "annotate", "cm", "settings", "owner=team-a"]), "annotate");
+    ok(srv.kubectl(["-n", "expense", "patch", "cm", "settings", "--type=merge", "-p", '{"data":{"PORT":"8080"}}']), "merge patch");
+    ok(srv.kubectl(["-n", "expense", "patch", "cm", "settings", "--type=json", "-p", '[{"op":"remove","path":"/data/DB_HOST"}]']), "json patch");
+    const after = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "cm", "-l", "tier=backend", "-o", "json"]), "get -l"));
+    assert.equal(after.items.length, 1);
+    assert.deepEqual(after.items[0].data, { PORT: "8080" });
+    assert.equal(after.items[0].metadata.annotations.owner, "team-a");
+    assert.equal(ok(srv.kubectl(["-n", "expense", "get", "cm", "-l", "tier!=backend", "-o", "name"]), "selector").trim(), "");
+    assert.match(ok(srv.kubectl(["-n", "expense", "delete", "cm", "settings"]), "delete"), /configmap "settings" deleted/);
+    const gone = srv.kubectl(["-n", "expense", "get", "cm", "settings"]);
+    assert.notEqual(gone.status, 0);
+    assert.match(gone.stderr, /configmaps "settings" not found/);
+  });
+
+  it("scales a deployment through the scale subresource and counts generations", () => {
+    const manifest = JSON.stringify({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "backend", namespace: "expense" },
+      spec: {
+        selector: { matchLabels: { app: "backend" } },
+        template: { metadata: { labels: { app: "backend" } }, spec: { containers: [{ name: "backend", image: "expense-backend:1.0" }] } },
+      },
+    });
+    ok(srv.kubectl(["create", "--validate=false", "-f", "-"], { input: manifest }), "create deployment");
+    const d = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "deploy", "backend", "-o", "json"]), "get deploy"));
+    assert.equal(d.spec.replicas, 1, "defaulted replicas");
+    assert.equal(d.spec.strategy.rollingUpdate.maxSurge, "25%");
+    assert.equal(d.spec.template.spec.containers[0].imagePullPolicy, "IfNotPresent");
+    assert.equal(d.metadata.generation, 1);
+    ok(srv.kubectl(["-n", "expense", "scale", "deploy", "backend", "--replicas=3"]), "scale");
+    const s = ok(srv.kubectl(["-n", "expense", "get", "deploy", "backend", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]), "after scale");
+    assert.equal(s, "3 2");
+    const scale = JSON.parse(ok(srv.kubectl(["get", "--raw", "/apis/apps/v1/namespaces/expense/deployments/backend/scale"]), "raw scale"));
+    assert.equal(scale.kind, "Scale");
+    assert.equal(scale.spec.replicas, 3);
+    assert.equal(scale.status.selector, "app=backend");
+  });
+
+  it("watches changes", async () => {
+    const { spawn } = await import("node:child_process");
+    const w = spawn("kubectl", ["--kubeconfig", srv.kubeconfig, "-n", "expense", "get", "cm", "-w", "-o", "name"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    w.stdout.on("data", (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    ok(srv.kubectl(["-n", "expense", "create", "cm", "watched", "--from-literal=a=b"]), "create watched");
+    const deadline = Date.now() + 10_000;
+    while (!out.includes("configmap/watched") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    w.kill();
+    assert.match(out, /configmap\/watched/);
+  });
+
+  it("refuses bad input with upstream messages", () => {
+    const bad = srv.kubectl(["create", "configmap", "Bad_Name"]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
+    const noNs = srv.kubectl(["-n", "nowhere", "create", "configmap", "x"]);
+    assert.notEqual(noNs.status, 0);
+    assert.match(noNs.stderr, /namespaces "nowhere" not found/);
+    const del = srv.kubectl(["delete", "namespace", "default"]);
+    assert.notEqual(del.status, 0);
+    assert.match(del.stderr, /this namespace may not be deleted/);
+    const sel = srv.kubectl(["get", "pods", "--field-selector", "spec.bogus=1"]);
+    assert.notEqual(sel.status, 0);
+    assert.match(sel.stderr, /field label not supported: spec.bogus/);
+    const noContainers = srv.kubectl(["create", "--validate=false", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default" }, spec: { containers: [] } }),
+    });
+    assert.notEqual(noContainers.status, 0);
+    assert.match(noContainers.stderr, /Pod "p" is invalid: spec.containers: Required value/);
+  });
+
+  it("lists resources for every kubectl version", () => {
+    const versions = kubectlVersions();
+    assert.ok(versions.length > 0, "versioned kubectl binaries exist");
+    for (const version of versions) {
+      const res = ok(srv.kubectl(["api-resources", "--no-headers"], { version }), `api-resources (${version})`);
+      assert.match(res, /deployments\s+deploy\s+apps\/v1\s+true\s+Deployment/, version);
+      const names = ok(srv.kubectl(["get", "ns", "-o", "name"], { version }), `get ns (${version})`);
+      assert.match(names, /namespace\/kube-system/, version);
+    }
+  });
+});
