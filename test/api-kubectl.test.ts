@@ -91,7 +91,7 @@ describe("kubectl against skiff", () => {
         template: { metadata: { labels: { app: "backend" } }, spec: { containers: [{ name: "backend", image: "expense-backend:1.0" }] } },
       },
     });
-    ok(srv.kubectl(["create", "--validate=false", "-f", "-"], { input: manifest }), "create deployment");
+    ok(srv.kubectl(["create", "-f", "-"], { input: manifest }), "create deployment");
     const d = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "deploy", "backend", "-o", "json"]), "get deploy"));
     assert.equal(d.spec.replicas, 1, "defaulted replicas");
     assert.equal(d.spec.strategy.rollingUpdate.maxSurge, "25%");
@@ -132,11 +132,84 @@ describe("kubectl against skiff", () => {
     const sel = srv.kubectl(["get", "pods", "--field-selector", "spec.bogus=1"]);
     assert.notEqual(sel.status, 0);
     assert.match(sel.stderr, /field label not supported: spec.bogus/);
-    const noContainers = srv.kubectl(["create", "--validate=false", "-f", "-"], {
+    const noContainers = srv.kubectl(["create", "-f", "-"], {
       input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default" }, spec: { containers: [] } }),
     });
     assert.notEqual(noContainers.status, 0);
     assert.match(noContainers.stderr, /Pod "p" is invalid: spec.containers: Required value/);
+  });
+
+  it("applies a multi-document manifest: created, unchanged, then removals reach the live object", () => {
+    const doc = (env: string, ports: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: expense
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: expense-frontend:1.0
+        env:
+        - {name: BACKEND, value: "http://backend:8080"}
+${env}        ports:
+        - containerPort: 80
+${ports}---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+  namespace: expense
+data:
+  greeting: hello
+`;
+    const full = doc('        - {name: DEBUG, value: "1"}\n', "        - containerPort: 9090\n");
+    const first = ok(srv.kubectl(["apply", "-f", "-"], { input: full }), "first apply");
+    assert.match(first, /deployment.apps\/web created/);
+    assert.match(first, /configmap\/web-config created/);
+    const second = ok(srv.kubectl(["apply", "-f", "-"], { input: full }), "second apply");
+    assert.match(second, /deployment.apps\/web unchanged/);
+    assert.match(second, /configmap\/web-config unchanged/);
+    const third = ok(srv.kubectl(["apply", "-f", "-"], { input: doc("", "") }), "apply with removals");
+    assert.match(third, /deployment.apps\/web configured/);
+    const c = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0]}"]), "get container"));
+    assert.deepEqual(c.env, [{ name: "BACKEND", value: "http://backend:8080" }]);
+    assert.deepEqual(c.ports, [{ containerPort: 80, protocol: "TCP" }]);
+    const typo = srv.kubectl(["apply", "-f", "-"], { input: full.replace("replicas: 2", "replicas: 2\n  replica: 3") });
+    assert.notEqual(typo.status, 0);
+    assert.match(typo.stderr, /strict decoding error: unknown field "spec.replica"/);
+    const warned = srv.kubectl(["apply", "--validate=warn", "-f", "-"], { input: full.replace("replicas: 2", "replicas: 2\n  replica: 3") });
+    assert.equal(warned.status, 0, warned.stderr);
+    assert.match(warned.stderr, /Warning: unknown field "spec.replica"/);
+  });
+
+  it("prints server-side tables as a real cluster does", () => {
+    const ns = ok(srv.kubectl(["get", "ns", "kube-system"]), "get ns");
+    assert.match(ns, /^NAME\s+STATUS\s+AGE\nkube-system\s+Active\s+\d+s\n$/);
+    const wide = ok(srv.kubectl(["-n", "expense", "get", "deploy", "web", "-o", "wide"]), "get -o wide");
+    assert.match(wide, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR\n/);
+    assert.match(wide, /web\s+0\/2\s+0\s+0\s+\d+s\s+web\s+expense-frontend:1.0\s+app=web/);
+    const cms = ok(srv.kubectl(["-n", "expense", "get", "cm", "web-config"]), "get cm");
+    assert.match(cms, /^NAME\s+DATA\s+AGE\nweb-config\s+1\s+/);
+  });
+
+  it("explains fields from the served OpenAPI, with no fallback", () => {
+    const out = ok(srv.kubectl(["explain", "pod.spec.containers"]), "explain");
+    assert.match(out, /KIND:\s+Pod/);
+    assert.match(out, /FIELD: containers <\[\]Container>/);
+    assert.match(out, /name\s+<string> -required-/);
+    const verbose = srv.kubectl(["apply", "-v=6", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "probe", namespace: "expense" } }),
+    });
+    assert.equal(verbose.status, 0, verbose.stderr);
+    assert.doesNotMatch(verbose.stderr, /failed to download openapi|falling back|fallback/i);
+    assert.match(verbose.stderr, /fieldValidation=Strict/);
   });
 
   it("lists resources for every kubectl version", () => {
@@ -147,6 +220,17 @@ describe("kubectl against skiff", () => {
       assert.match(res, /deployments\s+deploy\s+apps\/v1\s+true\s+Deployment/, version);
       const names = ok(srv.kubectl(["get", "ns", "-o", "name"], { version }), `get ns (${version})`);
       assert.match(names, /namespace\/kube-system/, version);
+      const applied = ok(
+        srv.kubectl(["apply", "-f", "-"], {
+          version,
+          input: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `v${version.replace(".", "-")}`, namespace: "expense" }, data: { a: "1" } }),
+        }),
+        `apply (${version})`,
+      );
+      assert.match(applied, /created/, version);
+      const explained = srv.kubectl(["explain", "deployment.spec.replicas"], { version });
+      assert.equal(explained.status, 0, `explain (${version}): ${explained.stderr}`);
+      assert.match(explained.stdout, /replicas/, version);
     }
   });
 });

@@ -13,6 +13,7 @@ import { type Logger, silentLogger } from "../machinery/log.js";
 import { forbidden, notFound, StatusError, tooManyRequests, unauthorized } from "../machinery/status-error.js";
 import type { Store } from "../storage/store.js";
 import { AdmissionChain, type AdmissionPlugin } from "./admission/admission.js";
+import { NamespaceCache } from "./admission/namespace-cache.js";
 import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
 import type { Authenticator, UserInfo } from "./auth/authn.js";
 import { type Authorizer, forbiddenMessage } from "./auth/authz.js";
@@ -20,8 +21,12 @@ import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVer
 import { ResourceHandler, type StrategicPatcher, type TablePrinter } from "./handlers/resource.js";
 import { send, sendError, toStatus } from "./http/respond.js";
 import { negotiate } from "./negotiation.js";
+import { openapiRoutes } from "./openapi-routes.js";
+import { tablePrinter } from "./printers/table-adapter.js";
+import { strategicPatchBuiltin } from "./patch/builtin-patcher.js";
 import { ObjectStore } from "./registry/object-store.js";
 import { strategyFor } from "./registry/strategies.js";
+import type { Strategy } from "./registry/types.js";
 import { parseRequestInfo } from "./request-info.js";
 import { versionInfo } from "./version.js";
 
@@ -44,6 +49,11 @@ export interface ApiServerOptions {
   readonly maxRequestsInFlight?: number;
   /** Mutating requests in flight before 429 (upstream --max-mutating-requests-inflight). */
   readonly maxMutatingRequestsInFlight?: number;
+  /**
+   * Replaces the built-in strategy of a resource (e.g. Services with
+   * ClusterIP allocation, which needs the store); undefined keeps the default.
+   */
+  readonly strategyFor?: (r: ResourceType) => Strategy | undefined;
   /** Extra non-resource routes (OpenAPI); return true when handled. */
   readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
 }
@@ -60,19 +70,20 @@ export class ApiServer implements DiscoverySource {
   private mutatingInFlight = 0;
   private ready = false;
   private address = "";
+  private readonly namespaceCache: NamespaceCache;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? silentLogger;
     const clock = opts.clock ?? systemClock;
     for (const r of BUILTIN_RESOURCES) {
-      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: strategyFor(r), clock }));
+      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: opts.strategyFor?.(r) ?? strategyFor(r), clock }));
     }
-    const namespaces = this.objects("", "v1", "namespaces");
+    this.namespaceCache = new NamespaceCache(this.objects("", "v1", "namespaces"), this.log);
     this.handler = new ResourceHandler({
       lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`),
-      admission: new AdmissionChain([namespaceLifecycle(namespaces), ...(opts.admission ?? [])]),
-      printTable: opts.printTable,
-      strategicPatch: opts.strategicPatch,
+      admission: new AdmissionChain([namespaceLifecycle(this.namespaceCache), ...(opts.admission ?? [])]),
+      printTable: opts.printTable ?? tablePrinter,
+      strategicPatch: opts.strategicPatch ?? strategicPatchBuiltin,
       defaultWatchTimeoutSeconds: () => randomInt(1800, 3600),
     });
   }
@@ -90,6 +101,7 @@ export class ApiServer implements DiscoverySource {
 
   /** Starts listening; resolves with the bound port. */
   async start(): Promise<number> {
+    await this.namespaceCache.start();
     const server = createServer(
       {
         key: this.opts.tls.key,
@@ -120,6 +132,7 @@ export class ApiServer implements DiscoverySource {
 
   async stop(): Promise<void> {
     this.ready = false;
+    this.namespaceCache.stop();
     const s = this.server;
     if (!s) return;
     await new Promise<void>((resolve) => {
@@ -247,6 +260,7 @@ export class ApiServer implements DiscoverySource {
       const doc = apiResourceList(this, m[1]!, m[2]!);
       if (doc) return send(res, 200, doc);
     }
+    if (openapiRoutes(req, res, url)) return;
     if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return;
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("404 page not found\n");

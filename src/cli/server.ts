@@ -4,7 +4,7 @@
  * over HTTPS, with the cluster's certificates and an admin kubeconfig.
  */
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { parseDuration } from "../machinery/duration.js";
@@ -17,6 +17,10 @@ import { AuthenticatorChain, x509Authenticator } from "../apiserver/auth/authn.j
 import { AuthorizerChain, authenticatedAuthorizer, privilegedGroupAuthorizer } from "../apiserver/auth/authz.js";
 import { bootstrapNamespaces } from "../apiserver/bootstrap.js";
 import { ApiServer } from "../apiserver/server.js";
+import { indexedIP } from "../apiserver/services/ip.js";
+import { reconcileKubernetesService } from "../apiserver/services/kubernetes-service.js";
+import { ServiceAllocationRepair } from "../apiserver/services/repair.js";
+import { serviceStrategy } from "../apiserver/services/service-strategy.js";
 import { ensureClusterPki } from "../pki/cluster-pki.js";
 import { adminKubeconfigPath } from "./kubeconfig.js";
 import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
@@ -39,6 +43,7 @@ export interface ServerFlags {
   clusterName: string;
   kubeconfigMerge: boolean;
   tlsSan?: string[];
+  serviceCidr: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -116,16 +121,20 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
 
   let api: ApiServer | undefined;
   let port: number;
+  const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
       tlsDir: join(dataDir, "tls"),
       clusterName: flags.clusterName,
       extraSans: { dns: flags.tlsSan ?? [] },
+      serviceIP: indexedIP(flags.serviceCidr, 1),
       logger: log.with({ component: "pki" }),
     });
     const read = (f: string) => readFileSync(f, "utf8");
+    const services = serviceStrategy(store, { serviceCIDR: flags.serviceCidr, logger: log.with({ component: "services" }) });
     api = new ApiServer({
       store,
+      strategyFor: (r) => (r.plural === "services" && r.group === "" ? services : undefined),
       tls: { key: read(pki.serving.keyFile), cert: read(pki.serving.certFile), clientCA: read(pki.clientCa.certFile) },
       bindAddress: flags.bindAddress,
       port: parsePort(flags.httpsPort, "--https-port"),
@@ -134,7 +143,30 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       logger: log.with({ component: "apiserver" }),
     });
     await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
+    const repair = new ServiceAllocationRepair({
+      services: api.objects("", "v1", "services"),
+      ips: services.ips,
+      nodePorts: services.nodePorts,
+      logger: log.with({ component: "services" }),
+    });
+    await repair.runOnce();
     port = await api.start();
+    const apiServer = api;
+    const listenPort = port;
+    const reconcile = () =>
+      reconcileKubernetesService({
+        services: apiServer.objects("", "v1", "services"),
+        endpoints: apiServer.objects("", "v1", "endpoints"),
+        endpointSlices: apiServer.objects("discovery.k8s.io", "v1", "endpointslices"),
+        apiServerIP: advertiseAddress(flags.bindAddress),
+        port: listenPort,
+        serviceIP: indexedIP(flags.serviceCidr, 1),
+        logger: log.with({ component: "apiserver" }),
+      });
+    await reconcile();
+    // As upstream's endpoint reconciler and allocation repair loops.
+    timers.push(setInterval(() => void reconcile(), 10_000), setInterval(() => void repair.runOnce(), 180_000));
+    for (const t of timers) t.unref();
     const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
     const kubeconfig = buildKubeconfig({
       clusterName: flags.clusterName,
@@ -172,6 +204,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     async stop() {
       if (stopped) return;
       stopped = true;
+      for (const t of timers) clearInterval(t);
       await api.stop();
       snapshots.stop();
       compactor.stop();
@@ -180,6 +213,15 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       log.info("server stopped");
     },
   };
+}
+
+/** The address other machines reach the API server on: the bind address, or this host's first external IPv4. */
+function advertiseAddress(bind: string): string {
+  if (bind !== "0.0.0.0" && bind !== "::") return bind;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
 }
 
 function parsePort(text: string, flag: string): number {
@@ -208,6 +250,7 @@ export function registerServer(program: Command): void {
     .option("--cluster-name <name>", "name of the cluster, context and user in kubeconfigs", "skiff")
     .option("--no-kubeconfig-merge", "do not merge the admin context into ~/.kube/config")
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
+    .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
       const ac = new AbortController();

@@ -7,7 +7,6 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Command } from "commander";
 import { consoleLogger, type Logger } from "../machinery/log.js";
-import { etcdFullRestoreCommands } from "../storage/backends/etcd/etcd-process.js";
 import { saveSqliteSnapshot } from "../storage/backends/sqlite/sqlite-snapshot.js";
 import {
   type Datastore,
@@ -110,6 +109,7 @@ async function restore(file: string, flags: CommonFlags, log: Logger): Promise<v
         `so clients relist when they reconnect.\n`,
     );
     if (format === "etcd" && ds.kind === "etcd") {
+      const { etcdFullRestoreCommands } = await import("../storage/backends/etcd/etcd-process.js");
       process.stdout.write(
         "skiff's keys were restored through the etcd API. For a full restore of the etcd member itself " +
           "(every key, original revisions), stop etcd and run:\n" +

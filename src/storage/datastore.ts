@@ -5,7 +5,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../machinery/log.js";
-import { EtcdStore } from "./backends/etcd/etcd-store.js";
 import { openMemoryStore } from "./backends/memory/memory-store.js";
 import { SqliteStore } from "./backends/sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
@@ -75,6 +74,8 @@ export async function openDatastore(d: Datastore, opts: OpenDatastoreOptions): P
   if (d.kind === "sqlite") return SqliteStore.open({ path: d.path, logger });
   if (d.kind === "memory") return openMemoryStore({ logger });
   const tls = d.tls ? { ca: d.tls.caFile, cert: d.tls.certFile, key: d.tls.keyFile } : undefined;
+  // Loaded only when chosen: the etcd client (gRPC) costs ~30 MB a SQLite server does not need.
+  const { EtcdStore } = await import("./backends/etcd/etcd-store.js");
   return EtcdStore.open({ endpoints: d.endpoints, tls, logger, signal: opts.signal });
 }
 

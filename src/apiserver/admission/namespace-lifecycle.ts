@@ -4,14 +4,13 @@
  * deleted.
  */
 import { forbidden, notFound } from "../../machinery/status-error.js";
-import type { ObjectStore } from "../registry/object-store.js";
-import type { KObject } from "../registry/types.js";
 import type { AdmissionPlugin } from "./admission.js";
+import type { NamespaceCache } from "./namespace-cache.js";
 
 /** Namespaces that always exist and may not be deleted. */
 export const IMMORTAL_NAMESPACES = ["default", "kube-system", "kube-public"];
 
-export function namespaceLifecycle(namespaces: ObjectStore): AdmissionPlugin {
+export function namespaceLifecycle(namespaces: NamespaceCache): AdmissionPlugin {
   return {
     name: "NamespaceLifecycle",
     async validate(a) {
@@ -22,12 +21,8 @@ export function namespaceLifecycle(namespaces: ObjectStore): AdmissionPlugin {
         return;
       }
       if (!a.resource.namespaced || a.operation !== "CREATE") return;
-      let ns: KObject;
-      try {
-        ns = await namespaces.get(undefined, a.namespace);
-      } catch {
-        throw notFound({ group: "", resource: "namespaces" }, a.namespace);
-      }
+      const ns = await namespaces.get(a.namespace);
+      if (!ns) throw notFound({ group: "", resource: "namespaces" }, a.namespace);
       if (ns.metadata?.deletionTimestamp || (ns.status as { phase?: string } | undefined)?.phase === "Terminating") {
         // Events may still be written about a terminating namespace's objects, as upstream allows.
         if (a.resource.plural === "events") return;

@@ -36,6 +36,9 @@ export class AuthenticatorChain implements Authenticator {
   }
 }
 
+/** The identity of each TLS connection, parsed once: a keep-alive connection carries many requests. */
+const bySocket = new WeakMap<TLSSocket, UserInfo | null>();
+
 /**
  * Client certificates verified against the client CA by the TLS layer:
  * CN is the user, each O a group.
@@ -44,12 +47,18 @@ export const x509Authenticator: Authenticator = {
   authenticate(req) {
     const socket = req.socket as TLSSocket;
     if (!socket.authorized || typeof socket.getPeerCertificate !== "function") return undefined;
+    const known = bySocket.get(socket);
+    if (known !== undefined) return known ?? undefined;
     const cert = socket.getPeerCertificate();
     const cn = cert?.subject?.CN;
-    if (!cn) return undefined;
-    const o = cert.subject.O;
-    const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
-    return { username: Array.isArray(cn) ? cn[0]! : cn, groups };
+    let user: UserInfo | null = null;
+    if (cn) {
+      const o = cert.subject.O;
+      const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
+      user = { username: Array.isArray(cn) ? cn[0]! : cn, groups };
+    }
+    bySocket.set(socket, user);
+    return user ?? undefined;
   },
 };
 

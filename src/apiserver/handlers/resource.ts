@@ -10,8 +10,9 @@ import { badRequest, methodNotSupported, notFound, type Status, StatusError } fr
 import type { AdmissionChain, Operation } from "../admission/admission.js";
 import type { UserInfo } from "../auth/authn.js";
 import { parseFieldSelector } from "../field-selectors.js";
+import { checkFields, fieldValidationOf } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
-import { send } from "../http/respond.js";
+import { send, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
 import { applyJsonPatch } from "../patch/json-patch.js";
 import { applyMergePatch } from "../patch/merge-patch.js";
@@ -123,7 +124,15 @@ export class ResourceHandler {
   }
 
   private rendering(r: Request): Rendering {
-    return negotiate(r.req.headers.accept, { table: !!this.opts.printTable });
+    const rendering = negotiate(r.req.headers.accept, { table: !!this.opts.printTable });
+    const include = r.url.searchParams.get("includeObject");
+    if (rendering.kind === "table" && include) {
+      if (!["None", "Metadata", "Object"].includes(include)) {
+        throw badRequest(`includeObject: Unsupported value: "${include}": supported values: "None", "Metadata", "Object"`);
+      }
+      return { ...rendering, includeObject: include };
+    }
+    return rendering;
   }
 
   private respondObject(r: Request, store: ObjectStore, code: number, obj: KObject, rendering: Rendering): void {
@@ -146,6 +155,15 @@ export class ResourceHandler {
       user: r.user,
       dryRun,
     });
+  }
+
+  /** Server-side field validation: Strict throws, Warn adds Warning headers. */
+  private validateFields(r: Request, store: ObjectStore, obj: KObject): void {
+    const mode = fieldValidationOf(r.url);
+    const warnings = checkFields(obj, store.resource.definition, store.resource.kind, store.resource.version, mode);
+    if (warnings.length > 0 && !r.res.headersSent) {
+      r.res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+    }
   }
 
   // ---- reads ----
@@ -196,14 +214,13 @@ export class ResourceHandler {
       bookmarkIntervalMs: bookmarks ? (this.opts.bookmarkIntervalMs ?? 60_000) : undefined,
       sendInitialEvents: r.url.searchParams.get("sendInitialEvents") === "true",
     });
-    let first = true;
+    // Headers go out at once, as upstream: a client waits for them before it
+    // reports the watch as started; later failures become ERROR events.
+    r.res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    r.res.flushHeaders();
     try {
       for await (const ev of events) {
         if (ac.signal.aborted) break;
-        if (first) {
-          r.res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
-          first = false;
-        }
         let object: unknown = ev.object;
         if (rendering.kind === "table" && this.opts.printTable && ev.type !== "ERROR" && ev.type !== "BOOKMARK") {
           object = this.opts.printTable(store.resource, [ev.object as KObject], undefined, rendering);
@@ -212,15 +229,12 @@ export class ResourceHandler {
         if (ev.type === "ERROR") break;
       }
     } catch (err) {
-      if (first) throw err;
-      const status = err instanceof StatusError ? err.status : undefined;
-      if (status) r.res.write(JSON.stringify({ type: "ERROR", object: status }) + "\n");
+      r.res.write(JSON.stringify({ type: "ERROR", object: toStatus(err) }) + "\n");
     } finally {
       clearTimeout(timer);
       r.res.off("close", onClose);
       ac.abort();
     }
-    if (first) r.res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
     r.res.end();
   }
 
@@ -235,6 +249,7 @@ export class ResourceHandler {
     const rendering = this.rendering(r);
     const dryRun = dryRunOf(r.url);
     const obj = await this.readObject(r);
+    this.validateFields(r, store, obj);
     if (store.resource.namespaced && !ns) throw badRequest("the server could not find the requested resource: a namespaced resource is created under /namespaces/NAMESPACE/");
     obj.metadata ??= {};
     if (ns) obj.metadata.namespace ??= ns;
@@ -247,6 +262,7 @@ export class ResourceHandler {
     const rendering = this.rendering(r);
     const dryRun = dryRunOf(r.url);
     let obj = await this.readObject(r);
+    this.validateFields(r, store, obj);
     if (r.info.subresource === "scale") {
       const current = await store.get(ns, r.info.name);
       obj = fromScale(obj, current, store.resource);
@@ -303,6 +319,7 @@ export class ResourceHandler {
           }
           patched = this.opts.strategicPatch(store.resource, target, requireObject(patch));
         }
+        if (!scale) this.validateFields(r, store, patched);
         const next = scale ? fromScale(patched, current, store.resource) : patched;
         await this.admit(r, store, "UPDATE", next, current, dryRun);
         return next;

@@ -280,13 +280,16 @@ export class ObjectStore {
     if (opts.dryRun) {
       const exists = (await this.store.get(this.key(ns, meta.name!))).kv;
       if (exists) throw alreadyExists(this.qualified, meta.name!);
+      await this.strategy.beforeCreate?.(obj, opts);
       return obj;
     }
+    const undo = await this.strategy.beforeCreate?.(obj, opts);
     try {
       const w = await this.store.create(this.key(ns, meta.name!), this.encode(obj));
       meta.resourceVersion = String(w.revision);
       return obj;
     } catch (err) {
+      await undo?.();
       return this.mapStoreError(err, meta.name!);
     }
   }
@@ -367,14 +370,18 @@ export class ObjectStore {
       } catch (err) {
         this.mapStoreError(err, name);
       }
+      await this.strategy.afterDelete?.(next);
       return next;
     }
+    // Hooks see dryRun and must not keep anything for a dry run.
+    const undo = opts.subresource ? undefined : await this.strategy.beforeUpdate?.(next, old, opts);
     if (opts.dryRun) return next;
     try {
       const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision);
       m.resourceVersion = String(w.revision);
       return next;
     } catch (err) {
+      await undo?.();
       return this.mapStoreError(err, name);
     }
   }
@@ -451,6 +458,7 @@ export class ObjectStore {
         }
         if (opts.dryRun) return { object: obj, deleted: true };
         await this.store.delete(this.key(ns, name), kv.modRevision);
+        await this.strategy.afterDelete?.(obj);
         return { object: obj, deleted: true };
       } catch (err) {
         if (err instanceof RevisionMismatchError && attempt < 10) continue;

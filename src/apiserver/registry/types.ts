@@ -45,7 +45,20 @@ export interface Strategy {
    * undefined to delete at once.
    */
   gracePeriod?(obj: KObject, requested: number | undefined): number | undefined;
+  /**
+   * Runs after defaulting and validation, before a create is written
+   * (allocations such as ClusterIPs). May change `obj` or throw a
+   * StatusError. Returns an undo run if the write then fails.
+   */
+  beforeCreate?(obj: KObject, opts: WriteOptions): Promise<Undo | undefined>;
+  /** As beforeCreate, for an update of `old` to `obj`. */
+  beforeUpdate?(obj: KObject, old: KObject, opts: WriteOptions): Promise<Undo | undefined>;
+  /** Runs after an object is gone from the store (release allocations). */
+  afterDelete?(obj: KObject): Promise<void>;
 }
+
+/** Reverses what a before-hook did, when the write it prepared fails. */
+export type Undo = () => Promise<void>;
 
 /** Options every write takes from the query string. */
 export interface WriteOptions {

@@ -10,7 +10,6 @@ import { basename, join } from "node:path";
 import { Cron } from "croner";
 import { type Clock, systemClock } from "../../machinery/clock.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
-import { readEtcdSnapshotEntries } from "../backends/etcd/etcd-process.js";
 import { SnapshotInvalidError } from "../errors.js";
 import type { SnapshotEntry, SnapshotInfo, Store } from "../store.js";
 import { isSkiffSnapshot, readSkiffSnapshot } from "./skiff-format.js";
@@ -131,6 +130,7 @@ export class SnapshotManager {
         this.log.info("restoring etcd snapshot through a temporary etcd", { path });
         // Collect first: the temporary etcd must be gone before the restore writes.
         const entries: SnapshotEntry[] = [];
+        const { readEtcdSnapshotEntries } = await import("../backends/etcd/etcd-process.js");
         for await (const e of readEtcdSnapshotEntries(path, { keyPrefix: "", workDir })) entries.push(e);
         result = await store.restore(
           (async function* () {

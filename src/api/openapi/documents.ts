@@ -1,0 +1,415 @@
+/**
+ * The OpenAPI documents kube-apiserver serves, built from the generated
+ * definitions (definitions.generated.json, see scripts/gen-openapi.ts) and
+ * the path model (paths.ts):
+ *
+ * - `GET /openapi/v2`: Swagger 2.0 JSON ({@link openapiV2Json}), or gnostic
+ *   protobuf for `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
+ *   ({@link openapiV2Protobuf}), which kubectl 1.27–1.28 request;
+ * - `GET /openapi/v3`: the index ({@link openapiV3Index}), mapping each
+ *   group-version ("api/v1", "apis/apps/v1", ...) to
+ *   `/openapi/v3/<gv>?hash=<HASH>`;
+ * - `GET /openapi/v3/<gv>`: one OpenAPI 3.0 document per group-version
+ *   ({@link openapiV3Document}).
+ *
+ * Every document is built once and cached. Hashes are upstream's: the
+ * uppercase hex SHA-512 of the JSON bytes (the protobuf encoding of
+ * /openapi/v2 shares the JSON's hash, as upstream's does); ETags are the
+ * quoted hash. {@link negotiateOpenAPIV2} and {@link negotiateOpenAPIV3}
+ * pick the representation from an Accept header exactly as kube-openapi's
+ * handlers do (406 when nothing matches; answer with `Vary: Accept`).
+ * Serving `/openapi/v3/<gv>?hash=H` with `H` equal to the current hash may
+ * use immutable cache headers (upstream: `Cache-Control: public,
+ * immutable, max-age=31536000` and `Expires` a year ahead); a request with a
+ * stale hash should be redirected (upstream: 301 to the current hash URL).
+ */
+import { createHash } from "node:crypto";
+import definitionsJson from "./definitions.generated.json" with { type: "json" };
+import { encodeOpenAPIV2 } from "./gnostic.js";
+import type { Param } from "./parameters.js";
+import { allPaths, type Operation, type Payload, type PathItem } from "./paths.js";
+
+/** A JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A JSON object (an OpenAPI document, schema, ...). */
+export type JsonObject = { [key: string]: Json };
+
+/** A document ready to serve. */
+export interface ServedDocument {
+  /** The response body. */
+  readonly body: Buffer;
+  /** The Content-Type to answer with. */
+  readonly contentType: string;
+  /** Uppercase hex SHA-512 of the document's JSON encoding (upstream's `?hash=` value). */
+  readonly hash: string;
+  /** `"<hash>"`, for ETag / If-None-Match. */
+  readonly etag: string;
+}
+
+/** Content type of the gnostic protobuf encoding of /openapi/v2, as upstream answers it. */
+export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+/** The older spelling clients (kubectl ≤ 1.28) send in Accept; answered with {@link OPENAPI_V2_PROTOBUF}. */
+export const OPENAPI_V2_PROTOBUF_DEPRECATED = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/** Content type of /openapi/v3 documents (and the v2 JSON). */
+export const OPENAPI_JSON = "application/json";
+
+const DEFINITIONS = definitionsJson as unknown as Readonly<Record<string, JsonObject>>;
+
+const INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+const QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+
+const SECURITY_DEFINITIONS: JsonObject = {
+  BearerToken: { description: "Bearer Token authentication", in: "header", name: "authorization", type: "apiKey" },
+};
+
+function served(body: Buffer, contentType: string, hash = sha512(body)): ServedDocument {
+  return { body, contentType, hash, etag: `"${hash}"` };
+}
+
+function sha512(body: Buffer): string {
+  return createHash("sha512").update(body).digest("hex").toUpperCase();
+}
+
+/** Recursively sorts object keys, as Go's encoding of upstream's documents does; arrays keep their order. */
+function sortKeys<T extends Json>(v: T): T {
+  if (Array.isArray(v)) return v.map(sortKeys) as T;
+  if (v && typeof v === "object") {
+    const out: JsonObject = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as JsonObject)[k]!);
+    return out as T;
+  }
+  return v;
+}
+
+function gvkJson(op: Operation): JsonObject {
+  const g = op.gvk!;
+  return { group: g.group, kind: g.kind, version: g.version };
+}
+
+// ---------------------------------------------------------------------------
+// OpenAPI v2
+
+function v2Param(p: Param): JsonObject {
+  const out: JsonObject = { description: p.description, in: p.in, name: p.name, type: p.type, uniqueItems: true };
+  if (p.required) out.required = true;
+  return out;
+}
+
+function v2Payload(p: Payload): JsonObject {
+  return "ref" in p ? { $ref: `#/definitions/${p.ref}` } : { type: p.type };
+}
+
+function v2Operation(op: Operation): JsonObject {
+  const params: JsonObject[] = [];
+  if (op.body) params.push({ in: "body", name: "body", required: true, schema: { $ref: `#/definitions/${op.body}` } });
+  params.push(...op.params.map(v2Param));
+  const responses: JsonObject = {};
+  for (const r of op.responses) responses[r.code] = r.payload ? { description: r.description, schema: v2Payload(r.payload) } : { description: r.description };
+  const out: JsonObject = {
+    consumes: [...op.consumes],
+    description: op.description,
+    operationId: op.operationId,
+    produces: [...op.produces],
+    responses,
+    schemes: ["https"],
+    tags: [op.tag],
+  };
+  if (params.length > 0) out.parameters = params;
+  if (op.action) out["x-kubernetes-action"] = op.action;
+  if (op.gvk) out["x-kubernetes-group-version-kind"] = gvkJson(op);
+  return out;
+}
+
+function v2PathItem(item: PathItem): JsonObject {
+  const out: JsonObject = {};
+  for (const op of item.operations) out[op.method] = v2Operation(op);
+  if (item.params.length > 0) out.parameters = item.params.map(v2Param);
+  return out;
+}
+
+let v2Document: JsonObject | undefined;
+
+/** The Swagger 2.0 document (every served path and definition), without `info` (added per server version). */
+function openapiV2Base(): JsonObject {
+  if (!v2Document) {
+    const paths: JsonObject = {};
+    for (const item of allPaths()) paths[item.path] = v2PathItem(item);
+    v2Document = { definitions: DEFINITIONS as unknown as JsonObject, paths, security: [{ BearerToken: [] }], securityDefinitions: SECURITY_DEFINITIONS, swagger: "2.0" };
+  }
+  return v2Document;
+}
+
+/** The /openapi/v2 document as a JSON value (for tests and tooling). */
+export function openapiV2Object(version: string): JsonObject {
+  return sortKeys({ ...openapiV2Base(), info: { title: "Kubernetes", version } });
+}
+
+const v2Json = new Map<string, ServedDocument>();
+const v2Proto = new Map<string, ServedDocument>();
+
+/** `GET /openapi/v2` as JSON; `version` is the server's git version (e.g. "v1.30.14+skiff"). */
+export function openapiV2Json(version: string): ServedDocument {
+  let doc = v2Json.get(version);
+  if (!doc) {
+    doc = served(Buffer.from(JSON.stringify(openapiV2Object(version))), OPENAPI_JSON);
+    v2Json.set(version, doc);
+  }
+  return doc;
+}
+
+/** `GET /openapi/v2` as gnostic protobuf (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`). */
+export function openapiV2Protobuf(version: string): ServedDocument {
+  let doc = v2Proto.get(version);
+  if (!doc) {
+    doc = served(encodeOpenAPIV2(openapiV2Object(version)), OPENAPI_V2_PROTOBUF, openapiV2Json(version).hash);
+    v2Proto.set(version, doc);
+  }
+  return doc;
+}
+
+// ---------------------------------------------------------------------------
+// OpenAPI v3
+
+/** Schema keywords whose values are schemas (or lists of them). */
+const SUBSCHEMA_KEYS = new Set(["items", "additionalProperties", "allOf", "oneOf", "anyOf", "not"]);
+
+/**
+ * A v2 schema in v3 form: `#/components/schemas/` refs, a `$ref` that has
+ * siblings (description, extensions) wrapped in `allOf` as upstream does.
+ */
+function v3Schema(s: Json): Json {
+  if (Array.isArray(s)) return s.map(v3Schema);
+  if (!s || typeof s !== "object") return s;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === "$ref" && typeof v === "string") out[k] = v.replace("#/definitions/", "#/components/schemas/");
+    else if (k === "properties") {
+      const props: JsonObject = {};
+      for (const [name, p] of Object.entries(v as JsonObject)) props[name] = v3Schema(p);
+      out[k] = props;
+    } else if (SUBSCHEMA_KEYS.has(k)) out[k] = v3Schema(v);
+    // Everything else (description, type, required, x-kubernetes-* extensions) is a value, copied as is.
+    else out[k] = v;
+  }
+  if (typeof out.$ref === "string" && Object.keys(out).length > 1) {
+    const { $ref, ...rest } = out;
+    return { allOf: [{ $ref }], ...rest };
+  }
+  return out;
+}
+
+/** A definition in v3 form; IntOrString and Quantity carry upstream's v3 `oneOf`. */
+function v3Definition(name: string): JsonObject {
+  const def = DEFINITIONS[name];
+  if (!def) throw new Error(`openapi: no definition ${name}`);
+  const out = v3Schema(def) as JsonObject;
+  if (name === INT_OR_STRING) {
+    const { type: _type, ...rest } = out;
+    return { ...rest, oneOf: [{ type: "integer" }, { type: "string" }] };
+  }
+  if (name === QUANTITY) {
+    const { type: _type, ...rest } = out;
+    return { ...rest, oneOf: [{ type: "string" }, { type: "number" }] };
+  }
+  return out;
+}
+
+function v3Param(p: Param): JsonObject {
+  const out: JsonObject = { description: p.description, in: p.in, name: p.name, schema: { type: p.type, uniqueItems: true } };
+  if (p.required) out.required = true;
+  return out;
+}
+
+function v3Payload(p: Payload): JsonObject {
+  return "ref" in p ? { $ref: `#/components/schemas/${p.ref}` } : { type: p.type };
+}
+
+function v3Operation(op: Operation): JsonObject {
+  const responses: JsonObject = {};
+  for (const r of op.responses) {
+    const resp: JsonObject = { description: r.description };
+    if (r.payload) {
+      const content: JsonObject = {};
+      for (const mime of op.produces) content[mime] = { schema: v3Payload(r.payload) };
+      resp.content = content;
+    }
+    responses[r.code] = resp;
+  }
+  const out: JsonObject = { description: op.description, operationId: op.operationId, responses, tags: [op.tag] };
+  if (op.params.length > 0) out.parameters = op.params.map(v3Param);
+  if (op.body) {
+    const content: JsonObject = {};
+    for (const mime of op.consumes) content[mime] = { schema: { $ref: `#/components/schemas/${op.body}` } };
+    out.requestBody = { content, required: true };
+  }
+  if (op.action) out["x-kubernetes-action"] = op.action;
+  if (op.gvk) out["x-kubernetes-group-version-kind"] = gvkJson(op);
+  return out;
+}
+
+function v3PathItem(item: PathItem): JsonObject {
+  const out: JsonObject = {};
+  for (const op of item.operations) out[op.method] = v3Operation(op);
+  if (item.params.length > 0) out.parameters = item.params.map(v3Param);
+  return out;
+}
+
+/** Names of the definitions `roots` reference, transitively (including the roots). */
+function closure(roots: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  const queue = [...roots];
+  const visit = (v: Json) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === "$ref" && typeof x === "string") queue.push(x.replace("#/definitions/", ""));
+        else visit(x);
+      }
+    }
+  };
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const def = DEFINITIONS[name];
+    if (!def) throw new Error(`openapi: reference to unknown definition ${name}`);
+    visit(def);
+  }
+  return [...seen].sort();
+}
+
+function operationRefs(op: Operation): string[] {
+  const refs: string[] = [];
+  if (op.body) refs.push(op.body);
+  for (const r of op.responses) if (r.payload && "ref" in r.payload) refs.push(r.payload.ref);
+  return refs;
+}
+
+let v3Docs: Map<string, ServedDocument> | undefined;
+
+function buildV3(): Map<string, ServedDocument> {
+  const byDoc = new Map<string, PathItem[]>();
+  for (const item of allPaths()) {
+    const list = byDoc.get(item.document) ?? [];
+    list.push(item);
+    byDoc.set(item.document, list);
+  }
+  const docs = new Map<string, ServedDocument>();
+  for (const [name, items] of byDoc) {
+    const paths: JsonObject = {};
+    const roots: string[] = [];
+    for (const item of items) {
+      paths[item.path] = v3PathItem(item);
+      for (const op of item.operations) roots.push(...operationRefs(op));
+    }
+    const schemas: JsonObject = {};
+    for (const def of closure(roots)) schemas[def] = v3Definition(def);
+    const doc: JsonObject = sortKeys({
+      components: { schemas, securitySchemes: SECURITY_DEFINITIONS },
+      info: { title: "Kubernetes", version: "unversioned" },
+      openapi: "3.0.0",
+      paths,
+      security: [{ BearerToken: [] }],
+    });
+    docs.set(name, served(Buffer.from(JSON.stringify(doc)), OPENAPI_JSON));
+  }
+  return docs;
+}
+
+function v3(): Map<string, ServedDocument> {
+  v3Docs ??= buildV3();
+  return v3Docs;
+}
+
+/** The group-version paths /openapi/v3 lists: "api", "api/v1", "apis", "apis/apps", "apis/apps/v1", ..., "version". */
+export function openapiV3Paths(): string[] {
+  return [...v3().keys()].sort();
+}
+
+/** `GET /openapi/v3/<groupVersionPath>` (e.g. "api/v1", "apis/apps/v1"); undefined when not served. */
+export function openapiV3Document(groupVersionPath: string): ServedDocument | undefined {
+  return v3().get(groupVersionPath.replace(/^\/+|\/+$/g, ""));
+}
+
+let index: ServedDocument | undefined;
+
+/** `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=<HASH>"}, ...}}`. */
+export function openapiV3Index(): ServedDocument {
+  if (!index) {
+    const paths: JsonObject = {};
+    for (const name of openapiV3Paths()) paths[name] = { serverRelativeURL: `/openapi/v3/${name}?hash=${v3().get(name)!.hash}` };
+    index = served(Buffer.from(JSON.stringify({ paths })), OPENAPI_JSON);
+  }
+  return index;
+}
+
+// ---------------------------------------------------------------------------
+// Content negotiation
+
+interface AcceptClause {
+  type: string;
+  subType: string;
+  q: number;
+}
+
+/** Parses an Accept header and orders it as goautoneg does: by q, then by specificity. */
+function parseAccept(accept: string | undefined): AcceptClause[] {
+  const clauses: AcceptClause[] = [];
+  for (const part of (accept?.trim() ? accept : "*/*").split(",")) {
+    const [media, ...params] = part.split(";").map((x) => x.trim());
+    if (!media) continue;
+    const slash = media.indexOf("/");
+    const type = slash < 0 ? media : media.slice(0, slash);
+    const subType = slash < 0 ? "*" : media.slice(slash + 1);
+    let q = 1;
+    for (const p of params) {
+      const m = /^q=([0-9.]+)$/.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    if (q > 0) clauses.push({ type, subType, q });
+  }
+  const specificity = (c: AcceptClause) => (c.type === "*" ? 0 : c.subType === "*" ? 1 : 2);
+  return clauses
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => b.c.q - a.c.q || specificity(b.c) - specificity(a.c) || a.i - b.i)
+    .map((x) => x.c);
+}
+
+function negotiate<T>(accept: string | undefined, offers: readonly (readonly [string, () => T])[]): T | undefined {
+  for (const clause of parseAccept(accept)) {
+    for (const [media, get] of offers) {
+      const [type, subType] = media.split("/") as [string, string];
+      if (clause.type !== type && clause.type !== "*") continue;
+      if (clause.subType !== subType && clause.subType !== "*") continue;
+      return get();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The /openapi/v2 representation for an Accept header: JSON, or gnostic
+ * protobuf for either protobuf media type; undefined means 406 Not Acceptable.
+ */
+export function negotiateOpenAPIV2(accept: string | undefined, version: string): ServedDocument | undefined {
+  return negotiate(accept, [
+    ["application/json", () => openapiV2Json(version)],
+    [OPENAPI_V2_PROTOBUF_DEPRECATED, () => openapiV2Protobuf(version)],
+    [OPENAPI_V2_PROTOBUF, () => openapiV2Protobuf(version)],
+  ]);
+}
+
+/**
+ * The /openapi/v3/<gv> representation for an Accept header. Only JSON is
+ * served (clients, kubectl included, ask for JSON); `notAcceptable` for an
+ * Accept that excludes JSON (e.g. only the v3 protobuf media type), which
+ * skiff does not produce. undefined when the group-version is not served.
+ */
+export function negotiateOpenAPIV3(
+  accept: string | undefined,
+  groupVersionPath: string,
+): ServedDocument | "notAcceptable" | undefined {
+  const doc = openapiV3Document(groupVersionPath);
+  if (!doc) return undefined;
+  return negotiate(accept, [["application/json", () => doc]]) ?? "notAcceptable";
+}

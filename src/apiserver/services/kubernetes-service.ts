@@ -1,0 +1,230 @@
+/**
+ * The `default/kubernetes` Service and its endpoints, as upstream's
+ * control-plane controllers keep them (pkg/controlplane/controller/
+ * kubernetesservice and pkg/controlplane/reconcilers):
+ *
+ * - Service `kubernetes`: ClusterIP (index 1 of the service CIDR), port
+ *   `https` 443/TCP → the API server's port, labels component=apiserver and
+ *   provider=kubernetes. When it exists with other ports or another type,
+ *   ports and type are reset; nothing else is touched.
+ * - Endpoints `kubernetes`: one subset with the API server's address and
+ *   port `https`, labelled `endpointslice.kubernetes.io/skip-mirror: "true"`
+ *   so the mirroring controller leaves it alone.
+ * - EndpointSlice `kubernetes`: written directly by the same reconciler
+ *   (upstream's EndpointsAdapter), labelled only
+ *   `kubernetes.io/service-name: kubernetes` (no managed-by label), address
+ *   type IPv4, the endpoint ready.
+ *
+ * Idempotent: call it at start and periodically (upstream: every 10 s).
+ */
+import { isDeepStrictEqual } from "node:util";
+import { type Logger, silentLogger } from "../../machinery/log.js";
+import { isAlreadyExists, isNotFound } from "../../machinery/status-error.js";
+import type { ObjectStore } from "../registry/object-store.js";
+import type { KObject } from "../registry/types.js";
+import { ipFamilyOf } from "./ip.js";
+
+export const KUBERNETES_SERVICE_NAME = "kubernetes";
+export const KUBERNETES_SERVICE_NAMESPACE = "default";
+/** The ClusterIP of `kubernetes` with skiff's default service CIDR. */
+export const DEFAULT_KUBERNETES_SERVICE_IP = "10.43.0.1";
+/** Upstream's default public port of the `kubernetes` Service. */
+export const DEFAULT_KUBERNETES_SERVICE_PORT = 443;
+
+const SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror";
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export interface KubernetesServiceDeps {
+  readonly services: ObjectStore;
+  readonly endpoints: ObjectStore;
+  readonly endpointSlices: ObjectStore;
+  /** The address pods reach the API server at (upstream's --advertise-address). */
+  readonly apiServerIP: string;
+  /** The port the API server serves on: the Service's targetPort and the endpoint port. */
+  readonly port: number;
+  readonly logger?: Logger;
+  /** ClusterIP of the Service; default 10.43.0.1 (use `indexedIP(serviceCIDR, 1)` for other ranges). */
+  readonly serviceIP?: string;
+  /** The Service's own port; default 443. */
+  readonly servicePort?: number;
+}
+
+/** What one reconcile did to each object. */
+export type ReconcileOutcome = "created" | "updated" | "unchanged" | "failed";
+
+export interface KubernetesServiceResult {
+  readonly service: ReconcileOutcome;
+  readonly endpoints: ReconcileOutcome;
+  readonly endpointSlice: ReconcileOutcome;
+}
+
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Brings the three objects to their desired state. Failures are logged and
+ * reported as "failed" (the next periodic call retries); it never throws for
+ * API errors.
+ */
+export async function reconcileKubernetesService(deps: KubernetesServiceDeps): Promise<KubernetesServiceResult> {
+  const log = (deps.logger ?? silentLogger).with({ component: "kubernetes-service" });
+  const ns = KUBERNETES_SERVICE_NAMESPACE;
+  const name = KUBERNETES_SERVICE_NAME;
+  const family = ipFamilyOf(deps.apiServerIP);
+  if (!family || deps.apiServerIP === "0.0.0.0" || deps.apiServerIP === "::") {
+    log.error("cannot publish the API server endpoint: not a usable IP address", { ip: deps.apiServerIP });
+  }
+  const port = deps.port;
+  const servicePorts = [{ name: "https", protocol: "TCP", port: deps.servicePort ?? DEFAULT_KUBERNETES_SERVICE_PORT, targetPort: port }];
+  const endpointPorts = [{ name: "https", port, protocol: "TCP" }];
+
+  const step = async (what: string, fn: () => Promise<ReconcileOutcome>): Promise<ReconcileOutcome> => {
+    try {
+      const outcome = await fn();
+      if (outcome !== "unchanged") log.info(`${outcome} ${what}`, { object: `${ns}/${name}` });
+      return outcome;
+    } catch (err) {
+      log.error(`failed to reconcile ${what}`, { object: `${ns}/${name}`, err: errText(err) });
+      return "failed";
+    }
+  };
+
+  const service = await step("Service", async () => {
+    for (let attempt = 0; ; attempt++) {
+      let current: KObject | undefined;
+      try {
+        current = await deps.services.get(ns, name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (current) {
+        const spec = (current.spec ?? {}) as Record<string, unknown>;
+        if (spec.type === "ClusterIP" && portsMatch(spec.ports, servicePorts)) return "unchanged";
+        // Upstream resets only ports and type ("Resetting master service").
+        const next = structuredClone(current);
+        const nspec = (next.spec ?? {}) as Record<string, unknown>;
+        nspec.ports = servicePorts;
+        nspec.type = "ClusterIP";
+        next.spec = nspec;
+        await deps.services.update(ns, name, next);
+        return "updated";
+      }
+      try {
+        await deps.services.create(ns, {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name, namespace: ns, labels: { provider: "kubernetes", component: "apiserver" } },
+          spec: {
+            type: "ClusterIP",
+            clusterIP: deps.serviceIP ?? DEFAULT_KUBERNETES_SERVICE_IP,
+            ipFamilyPolicy: "SingleStack",
+            sessionAffinity: "None",
+            ports: servicePorts,
+          },
+        });
+        return "created";
+      } catch (err) {
+        // Another API server made it first: reconcile what it made.
+        if (isAlreadyExists(err) && attempt === 0) continue;
+        throw err;
+      }
+    }
+  });
+
+  if (!family || deps.apiServerIP === "0.0.0.0" || deps.apiServerIP === "::") {
+    return { service, endpoints: "failed", endpointSlice: "failed" };
+  }
+
+  const subsets = [{ addresses: [{ ip: deps.apiServerIP }], ports: endpointPorts }];
+  const endpoints = await step("Endpoints", async () => {
+    let current: KObject | undefined;
+    try {
+      current = await deps.endpoints.get(ns, name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (!current) {
+      try {
+        await deps.endpoints.create(ns, {
+          apiVersion: "v1",
+          kind: "Endpoints",
+          metadata: { name, namespace: ns, labels: { [SKIP_MIRROR_LABEL]: "true" } },
+          subsets,
+        });
+        return "created";
+      } catch (err) {
+        if (isAlreadyExists(err)) return "unchanged";
+        throw err;
+      }
+    }
+    const labels = current.metadata?.labels ?? {};
+    if (labels[SKIP_MIRROR_LABEL] === "true" && isDeepStrictEqual(current.subsets, subsets)) return "unchanged";
+    const next = structuredClone(current);
+    next.metadata = { ...next.metadata, labels: { ...labels, [SKIP_MIRROR_LABEL]: "true" } };
+    next.subsets = subsets;
+    await deps.endpoints.update(ns, name, next);
+    return "updated";
+  });
+
+  const slice: KObject = {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name, namespace: ns, labels: { [SERVICE_NAME_LABEL]: name } },
+    addressType: family,
+    endpoints: [{ addresses: [deps.apiServerIP], conditions: { ready: true } }],
+    ports: endpointPorts,
+  };
+  const endpointSlice = await step("EndpointSlice", async () => {
+    let current: KObject | undefined;
+    try {
+      current = await deps.endpointSlices.get(ns, name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (!current) {
+      try {
+        await deps.endpointSlices.create(ns, slice);
+        return "created";
+      } catch (err) {
+        if (isAlreadyExists(err)) return "unchanged";
+        throw err;
+      }
+    }
+    if (current.addressType !== slice.addressType) {
+      // addressType is immutable: replace the slice, as upstream does.
+      await deps.endpointSlices.delete(ns, name);
+      await deps.endpointSlices.create(ns, slice);
+      return "updated";
+    }
+    if (
+      isDeepStrictEqual(current.endpoints, slice.endpoints) &&
+      isDeepStrictEqual(current.ports, slice.ports) &&
+      isDeepStrictEqual(current.metadata?.labels ?? {}, slice.metadata!.labels)
+    ) {
+      return "unchanged";
+    }
+    // Upstream writes its own object wholesale (labels included), unconditionally.
+    await deps.endpointSlices.update(ns, name, structuredClone(slice));
+    return "updated";
+  });
+
+  return { service, endpoints, endpointSlice };
+}
+
+/** Upstream's checkServiceFormat: every field of every port equal, in order. */
+function portsMatch(actual: unknown, want: readonly { name: string; protocol: string; port: number; targetPort: number }[]): boolean {
+  if (!Array.isArray(actual) || actual.length !== want.length) return false;
+  return want.every((w, i) => {
+    const a = actual[i] as Record<string, unknown> | undefined;
+    if (!a || typeof a !== "object") return false;
+    const { name, protocol, port, targetPort, nodePort, appProtocol, ...rest } = a;
+    return (
+      name === w.name &&
+      protocol === w.protocol &&
+      port === w.port &&
+      targetPort === w.targetPort &&
+      (nodePort === undefined || nodePort === 0) &&
+      appProtocol === undefined &&
+      Object.keys(rest).length === 0
+    );
+  });
+}
