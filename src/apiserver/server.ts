@@ -25,6 +25,7 @@ import { openapiRoutes } from "./openapi-routes.js";
 import { tablePrinter } from "./printers/table-adapter.js";
 import { strategicPatchBuiltin } from "./patch/builtin-patcher.js";
 import { ObjectStore } from "./registry/object-store.js";
+import { codecFor } from "./registry/codecs.js";
 import { strategyFor } from "./registry/strategies.js";
 import type { Strategy } from "./registry/types.js";
 import { parseRequestInfo } from "./request-info.js";
@@ -76,7 +77,7 @@ export class ApiServer implements DiscoverySource {
     this.log = opts.logger ?? silentLogger;
     const clock = opts.clock ?? systemClock;
     for (const r of BUILTIN_RESOURCES) {
-      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: opts.strategyFor?.(r) ?? strategyFor(r), clock }));
+      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: opts.strategyFor?.(r) ?? strategyFor(r), clock, codec: codecFor(r) }));
     }
     this.namespaceCache = new NamespaceCache(this.objects("", "v1", "namespaces"), this.log);
     this.handler = new ResourceHandler({

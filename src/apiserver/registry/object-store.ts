@@ -29,7 +29,7 @@ import type { FieldSelector } from "../field-selectors.js";
 import { decodeContinue, encodeContinue } from "./continue-token.js";
 import { collectionPrefix, objectKey } from "./keys.js";
 import { validateObjectMeta } from "./meta-validation.js";
-import type { DeleteOptions, KList, KObject, Strategy, WriteOptions } from "./types.js";
+import type { Codec, DeleteOptions, KList, KObject, Strategy, WriteOptions } from "./types.js";
 
 export interface ListOptions {
   readonly labelSelector?: LabelSelector;
@@ -63,6 +63,8 @@ export interface ObjectStoreOptions {
   readonly resource: ResourceType;
   readonly strategy?: Strategy;
   readonly clock?: Clock;
+  /** Stored in another version's shape (see {@link Codec}). */
+  readonly codec?: Codec;
 }
 
 const enc = new TextEncoder();
@@ -93,8 +95,12 @@ export class ObjectStore {
   private readonly clock: Clock;
   private readonly qualified: { group: string; resource: string };
   private readonly hasStatus: boolean;
+  private readonly codec?: Codec;
+  /** A lease shared by objects written within a minute, as upstream's lease manager reuses them. */
+  private lease?: { id: number; grantedAt: number };
 
   constructor(opts: ObjectStoreOptions) {
+    this.codec = opts.codec;
     this.store = opts.store;
     this.resource = opts.resource;
     this.strategy = opts.strategy ?? {};
@@ -114,15 +120,29 @@ export class ObjectStore {
 
   /** Decodes a stored object, stamping its resourceVersion. */
   decode(kv: KeyValue): KObject {
-    const obj = JSON.parse(dec.decode(kv.value)) as KObject;
+    const stored = JSON.parse(dec.decode(kv.value)) as KObject;
+    const obj = this.codec ? this.codec.decode(stored) : stored;
     obj.metadata ??= {};
     obj.metadata.resourceVersion = String(kv.modRevision);
     return obj;
   }
 
   private encode(obj: KObject): Uint8Array {
-    const { resourceVersion: _rv, ...meta } = obj.metadata ?? {};
-    return enc.encode(JSON.stringify({ ...obj, metadata: meta }));
+    const stored = this.codec ? this.codec.encode(obj) : obj;
+    const { resourceVersion: _rv, ...meta } = stored.metadata ?? {};
+    return enc.encode(JSON.stringify({ ...stored, metadata: meta }));
+  }
+
+  /** Write options for the store: a (reused) lease when objects of this resource expire. */
+  private async putOptions(): Promise<{ lease?: number }> {
+    const ttl = this.strategy.ttlSeconds;
+    if (!ttl) return {};
+    const now = this.clock.now();
+    if (!this.lease || now - this.lease.grantedAt > 60_000) {
+      // One extra minute covers the reuse window, so no object lives shorter than its TTL.
+      this.lease = { id: await this.store.grantLease(ttl + 60), grantedAt: now };
+    }
+    return { lease: this.lease.id };
   }
 
   private mapStoreError(err: unknown, name: string): never {
@@ -285,7 +305,7 @@ export class ObjectStore {
     }
     const undo = await this.strategy.beforeCreate?.(obj, opts);
     try {
-      const w = await this.store.create(this.key(ns, meta.name!), this.encode(obj));
+      const w = await this.store.create(this.key(ns, meta.name!), this.encode(obj), await this.putOptions());
       meta.resourceVersion = String(w.revision);
       return obj;
     } catch (err) {
@@ -377,7 +397,7 @@ export class ObjectStore {
     const undo = opts.subresource ? undefined : await this.strategy.beforeUpdate?.(next, old, opts);
     if (opts.dryRun) return next;
     try {
-      const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision);
+      const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision, await this.putOptions());
       m.resourceVersion = String(w.revision);
       return next;
     } catch (err) {

@@ -55,6 +55,20 @@ export interface Strategy {
   beforeUpdate?(obj: KObject, old: KObject, opts: WriteOptions): Promise<Undo | undefined>;
   /** Runs after an object is gone from the store (release allocations). */
   afterDelete?(obj: KObject): Promise<void>;
+  /** Objects expire this many seconds after their last write (Events: upstream --event-ttl, 1 h). */
+  readonly ttlSeconds?: number;
+}
+
+/**
+ * Converts between the served form and the stored form when a resource is
+ * stored in another version's shape (events.k8s.io/v1 Events are stored as
+ * core/v1 Events).
+ */
+export interface Codec {
+  /** Stored form -> served form. */
+  decode(stored: KObject): KObject;
+  /** Served form -> stored form. */
+  encode(served: KObject): KObject;
 }
 
 /** Reverses what a before-hook did, when the write it prepared fails. */
