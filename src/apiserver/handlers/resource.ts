@@ -178,18 +178,27 @@ export class ResourceHandler {
   private async list(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
     const rendering = this.rendering(r);
     const { labelSelector, fieldSelector } = selectors(r.url, store.resource);
-    const list = await store.list(ns, {
+    const opts = {
       labelSelector,
       fieldSelector,
       limit: intParam(r.url, "limit"),
       continue: r.url.searchParams.get("continue") ?? undefined,
       resourceVersion: r.url.searchParams.get("resourceVersion") ?? undefined,
       resourceVersionMatch: r.url.searchParams.get("resourceVersionMatch") ?? undefined,
-    });
+    };
+    if (rendering.kind === "json") return this.listJson(r, store, ns, opts);
+    const list = await store.list(ns, opts);
     if (rendering.kind === "table" && this.opts.printTable) {
       return send(r.res, 200, this.opts.printTable(store.resource, list.items, list.metadata, rendering));
     }
     send(r.res, 200, list, rendering);
+  }
+
+  /** JSON lists straight from the stored bytes (the common case, and the large one). */
+  private async listJson(r: Request, store: ObjectStore, ns: string | undefined, opts: Parameters<ObjectStore["listJson"]>[1]): Promise<void> {
+    const body = await store.listJson(ns, opts);
+    r.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    r.res.end(body);
   }
 
   private async watch(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { findResource } from "../../api/resources.js";
+import { parseLabelSelector } from "../../machinery/labels.js";
+import { openMemoryStore } from "../../storage/backends/memory/memory-store.js";
+import { codecFor } from "./codecs.js";
+import { ObjectStore } from "./object-store.js";
+import { strategyFor } from "./strategies.js";
+
+function storeFor(group: string, version: string, plural: string, backing = openMemoryStore()) {
+  const resource = findResource(group, version, plural)!;
+  return new ObjectStore({ store: backing, resource, strategy: strategyFor(resource), codec: codecFor(resource) });
+}
+
+test("listJson is the same list as list(), built from stored bytes", async () => {
+  const cms = storeFor("", "v1", "configmaps");
+  for (let i = 0; i < 12; i++) {
+    // Keys in an unusual order: the stored layout is normalised anyway.
+    await cms.create("default", { data: { i: String(i) }, metadata: { name: `cm-${String(i).padStart(2, "0")}`, labels: { even: String(i % 2 === 0) } }, kind: "ConfigMap", apiVersion: "v1" });
+  }
+  const all = await cms.list("default");
+  assert.deepEqual(JSON.parse(await cms.listJson("default")), all);
+  assert.equal(all.items[3]!.metadata!.resourceVersion !== undefined, true);
+  const page = await cms.list("default", { limit: 5 });
+  assert.deepEqual(JSON.parse(await cms.listJson("default", { limit: 5 })), page);
+  assert.equal(page.metadata.remainingItemCount, 7);
+  const next = JSON.parse(await cms.listJson("default", { limit: 5, continue: page.metadata.continue }));
+  assert.deepEqual(next.items.map((c: { metadata: { name: string } }) => c.metadata.name), ["cm-05", "cm-06", "cm-07", "cm-08", "cm-09"]);
+  const even = JSON.parse(await cms.listJson("default", { labelSelector: parseLabelSelector("even=true") }));
+  assert.equal(even.items.length, 6);
+});
+
+test("listJson converts resources stored in another shape", async () => {
+  const backing = openMemoryStore();
+  const core = storeFor("", "v1", "events", backing);
+  const v1 = storeFor("events.k8s.io", "v1", "events", backing);
+  await core.create("default", { metadata: { name: "e1" }, involvedObject: { kind: "Pod", name: "p" }, message: "hello", reason: "R" });
+  const list = JSON.parse(await v1.listJson("default"));
+  assert.equal(list.kind, "EventList");
+  assert.equal(list.apiVersion, "events.k8s.io/v1");
+  assert.equal(list.items[0].note, "hello");
+  assert.equal(list.items[0].regarding.name, "p");
+});
