@@ -25,3 +25,5 @@ export async function bootstrapNamespaces(api: ApiServer, log: Logger): Promise<
     }
   }
 }
+
+export { ensureSystemPriorityClasses } from "./admission/system-priority-classes.js";

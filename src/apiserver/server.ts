@@ -13,7 +13,11 @@ import { type Logger, silentLogger } from "../machinery/log.js";
 import { forbidden, notFound, StatusError, tooManyRequests, unauthorized } from "../machinery/status-error.js";
 import type { Store } from "../storage/store.js";
 import { AdmissionChain, type AdmissionPlugin } from "./admission/admission.js";
+import { defaultStorageClass } from "./admission/default-storage-class.js";
+import { defaultTolerationSeconds } from "./admission/default-toleration-seconds.js";
 import { NamespaceCache } from "./admission/namespace-cache.js";
+import { priority } from "./admission/priority.js";
+import { storageObjectInUseProtection } from "./admission/storage-object-in-use-protection.js";
 import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
 import type { Authenticator, UserInfo } from "./auth/authn.js";
 import { type Authorizer, forbiddenMessage } from "./auth/authz.js";
@@ -82,7 +86,15 @@ export class ApiServer implements DiscoverySource {
     this.namespaceCache = new NamespaceCache(this.objects("", "v1", "namespaces"), this.log);
     this.handler = new ResourceHandler({
       lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`),
-      admission: new AdmissionChain([namespaceLifecycle(this.namespaceCache), ...(opts.admission ?? [])]),
+      // Upstream's order (kube-apiserver AllOrderedPlugins), the security issue adds its own.
+      admission: new AdmissionChain([
+        namespaceLifecycle(this.namespaceCache),
+        priority({ priorityClasses: this.objects("scheduling.k8s.io", "v1", "priorityclasses") }),
+        defaultTolerationSeconds(),
+        defaultStorageClass({ storageClasses: this.objects("storage.k8s.io", "v1", "storageclasses") }),
+        storageObjectInUseProtection(),
+        ...(opts.admission ?? []),
+      ]),
       printTable: opts.printTable ?? tablePrinter,
       strategicPatch: opts.strategicPatch ?? strategicPatchBuiltin,
       defaultWatchTimeoutSeconds: () => randomInt(1800, 3600),

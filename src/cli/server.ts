@@ -15,7 +15,7 @@ import { SnapshotManager, validateCron } from "../storage/snapshot/manager.js";
 import type { Store } from "../storage/store.js";
 import { AuthenticatorChain, x509Authenticator } from "../apiserver/auth/authn.js";
 import { AuthorizerChain, authenticatedAuthorizer, privilegedGroupAuthorizer } from "../apiserver/auth/authz.js";
-import { bootstrapNamespaces } from "../apiserver/bootstrap.js";
+import { bootstrapNamespaces, ensureSystemPriorityClasses } from "../apiserver/bootstrap.js";
 import { ApiServer } from "../apiserver/server.js";
 import { indexedIP } from "../apiserver/services/ip.js";
 import { reconcileKubernetesService } from "../apiserver/services/kubernetes-service.js";
@@ -143,6 +143,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       logger: log.with({ component: "apiserver" }),
     });
     await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
+    await ensureSystemPriorityClasses(api.objects("scheduling.k8s.io", "v1", "priorityclasses"), log.with({ component: "apiserver" }));
     const repair = new ServiceAllocationRepair({
       services: api.objects("", "v1", "services"),
       ips: services.ips,

@@ -74,7 +74,9 @@ function selectors(url: URL, r: ResourceType) {
     const fieldSelector = parseFieldSelector(url.searchParams.get("fieldSelector") ?? undefined, r.group, r.plural);
     return { labelSelector, fieldSelector };
   } catch (err) {
-    if (err instanceof SelectorParseError) throw badRequest(`unable to parse requirement: ${err.message}`);
+    if (err instanceof SelectorParseError) {
+      throw badRequest(err.message.startsWith("unable to parse requirement") ? err.message : `unable to parse requirement: ${err.message}`);
+    }
     throw err;
   }
 }

@@ -33,16 +33,36 @@ export function contentTypeOf(req: IncomingMessage): string {
   return (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
 }
 
-/** Decodes a JSON or YAML object body; 400 for malformed input, 415 for other media types. */
+/** Nesting limit of decoded bodies, as upstream's JSON decoder (sigs.k8s.io/json). */
+export const MAX_DEPTH = 10_000;
+
+/** Depth of a decoded value, measured without recursion (a deep body must not overflow the stack). */
+function depthOf(root: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    if (max > MAX_DEPTH) return max;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** Decodes a JSON or YAML object body; 400 for malformed or too deeply nested input, 415 for other media types. */
 export function decodeObject(body: Buffer, contentType: string, accepted = ["application/json", "application/yaml"]): unknown {
   if (!accepted.includes(contentType)) throw unsupportedMediaType(accepted);
   const text = body.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty; send a JSON or YAML object");
+  let value: unknown;
   try {
-    return contentType === "application/yaml" || contentType === "application/apply-patch+yaml" ? parseYaml(text) : JSON.parse(text);
+    value = contentType === "application/yaml" || contentType === "application/apply-patch+yaml" ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw badRequest(`the request body could not be decoded: ${(err as Error).message}`);
   }
+  if (depthOf(value) > MAX_DEPTH) throw badRequest(`the request body could not be decoded: exceeded max depth of ${MAX_DEPTH}`);
+  return value;
 }
 
 /** Checks that a decoded body is a JSON object. */

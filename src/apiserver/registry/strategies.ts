@@ -5,6 +5,7 @@
  */
 import type { ResourceType } from "../../api/resources.js";
 import type { FieldError } from "../../machinery/status-error.js";
+import { defaultPriorityClassFields, validatePriorityClass, validatePriorityClassUpdate } from "../admission/priority.js";
 import type { KObject, Strategy } from "./types.js";
 
 type Obj = Record<string, unknown>;
@@ -163,6 +164,11 @@ const STRATEGIES: Record<string, Strategy> = {
     validateUpdate: (o) => validateData(o),
   },
   "/configmaps": { validateCreate: validateData, validateUpdate: (o) => validateData(o) },
+  "scheduling.k8s.io/priorityclasses": {
+    defaults: (o) => defaultPriorityClassFields(o),
+    validateCreate: (o) => validatePriorityClass(o),
+    validateUpdate: (o, old) => validatePriorityClassUpdate(o, old),
+  },
   "/endpoints": { allowCreateOnUpdate: true },
   "/events": { allowCreateOnUpdate: true, ttlSeconds: 3600 },
   "events.k8s.io/events": { allowCreateOnUpdate: true, ttlSeconds: 3600 },

@@ -43,6 +43,7 @@ import {
 } from "../../store.js";
 import { WatchHub } from "../../watch-hub.js";
 import { WatchQueue } from "../../watch-queue.js";
+import { Checkpointer } from "./checkpointer.js";
 import { CURRENT_REVISION_SQL, prepareDatabase } from "./schema.js";
 import { saveSqliteSnapshot } from "./sqlite-snapshot.js";
 
@@ -53,6 +54,8 @@ export interface SqliteStoreOptions {
   readonly logger?: Logger;
   /** How often expired leases are swept, in ms (default 1000; 0 disables the timer). */
   readonly leaseSweepIntervalMs?: number;
+  /** How often a worker thread checkpoints the WAL, in ms (default 250; 0: only SQLite's auto-checkpoint). */
+  readonly checkpointIntervalMs?: number;
 }
 
 interface Row {
@@ -98,6 +101,7 @@ export class SqliteStore implements Store {
   private readonly q: ReturnType<SqliteStore["prepare"]>;
   /** One cached transaction wrapper; building one per write costs ~30% of a commit. */
   private readonly inTransaction: <T>(fn: () => T) => T;
+  private readonly checkpointer?: Checkpointer;
 
   private constructor(
     db: Database.Database,
@@ -110,6 +114,10 @@ export class SqliteStore implements Store {
     this.q = this.prepare();
     const tx = this.db.transaction((fn: () => unknown) => fn());
     this.inTransaction = <T>(fn: () => T) => tx(fn) as T;
+    const checkpointMs = opts.checkpointIntervalMs ?? 250;
+    if (path !== ":memory:" && checkpointMs > 0) {
+      this.checkpointer = new Checkpointer(path, checkpointMs, (msg) => this.log.warn("WAL checkpoint failed", { err: msg }));
+    }
     this.rev = (this.q.revision.get() as { rev: number }).rev;
     this.compactRev = Number((this.q.getMeta.get("compact_revision") as { value: string }).value);
     // As etcd does when a leader takes over: every lease gets its full TTL
@@ -500,6 +508,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.hub.endAll();
+    await this.checkpointer?.stop();
     if (this.path !== ":memory:") this.db.pragma("wal_checkpoint(TRUNCATE)");
     this.db.close();
   }
