@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { startTestServer, type TestServer } from "./support/cluster.js";
+import { startTestServer, type TestServer, ok } from "./support/cluster.js";
 
 let srv: TestServer;
 before(async () => {
@@ -16,10 +16,6 @@ after(async () => {
   await srv?.stop();
 });
 
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.status, 0, `${what} failed:\n${r.stderr}`);
-  return r.stdout;
-}
 
 describe("events through both APIs", () => {
   it("shows a core/v1 Event through events.k8s.io/v1 and the reverse", () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
-import { kubectlVersions, startTestServer, type TestServer } from "./support/cluster.js";
+import { kubectlVersions, startTestServer, type TestServer, ok } from "./support/cluster.js";
 
 let srv: TestServer;
 before(async () => {
@@ -16,10 +16,6 @@ after(async () => {
   await srv?.stop();
 });
 
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.status, 0, `${what} failed:\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** A raw HTTPS request to the server with no client certificate. */
 function anonymous(path: string): Promise<{ code: number; body: string }> {
@@ -187,6 +183,34 @@ data:
     const warned = srv.kubectl(["apply", "--validate=warn", "-f", "-"], { input: full.replace("replicas: 2", "replicas: 2\n  replica: 3") });
     assert.equal(warned.status, 0, warned.stderr);
     assert.match(warned.stderr, /Warning: unknown field "spec.replica"/);
+  });
+
+  it("server-side applies with managed fields, conflicts and --force-conflicts, and diffs", () => {
+    const manifest = (replicas: number) =>
+      JSON.stringify({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "ssa", namespace: "expense" },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: "ssa" } },
+          template: { metadata: { labels: { app: "ssa" } }, spec: { containers: [{ name: "c", image: "ssa:1", ports: [{ containerPort: 80 }] }] } },
+        },
+      });
+    assert.match(ok(srv.kubectl(["apply", "--server-side", "-f", "-"], { input: manifest(2) }), "ssa create"), /deployment.apps\/ssa serverside-applied/);
+    const mf = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "deploy", "ssa", "-o", "json", "--show-managed-fields"]), "managed fields")).metadata.managedFields;
+    const mine = mf.find((e: { manager: string }) => e.manager === "kubectl");
+    assert.equal(mine.operation, "Apply");
+    assert.ok(mine.fieldsV1["f:spec"]["f:replicas"], "the applier owns spec.replicas");
+    ok(srv.kubectl(["-n", "expense", "scale", "deploy", "ssa", "--replicas=4"]), "scale");
+    const clash = srv.kubectl(["apply", "--server-side", "-f", "-"], { input: manifest(2) });
+    assert.notEqual(clash.status, 0);
+    assert.match(clash.stderr, /Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps\/v1: \.spec\.replicas/);
+    ok(srv.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: manifest(2) }), "force");
+    assert.equal(ok(srv.kubectl(["-n", "expense", "get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}"]), "replicas"), "2");
+    const diff = srv.kubectl(["diff", "-f", "-"], { input: manifest(3) });
+    assert.equal(diff.status, 1, `kubectl diff exits 1 when there are differences: ${diff.stderr}`);
+    assert.match(diff.stdout, /- {2}replicas: 2\n\+ {2}replicas: 3/);
   });
 
   it("prints server-side tables as a real cluster does", () => {

@@ -68,3 +68,9 @@ export async function startTestServer(extra: string[] = []): Promise<TestServer>
     },
   };
 }
+
+/** Asserts a command succeeded and returns its standard output. */
+export function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}

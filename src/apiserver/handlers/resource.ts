@@ -9,6 +9,7 @@ import { parseLabelSelector, SelectorParseError } from "../../machinery/labels.j
 import { badRequest, methodNotSupported, notFound, type Status, StatusError } from "../../machinery/status-error.js";
 import type { AdmissionChain, Operation } from "../admission/admission.js";
 import type { UserInfo } from "../auth/authn.js";
+import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
 import { checkFields, fieldValidationOf } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
@@ -159,6 +160,86 @@ export class ResourceHandler {
     });
   }
 
+  /** The field manager of a write: the query parameter, else the User-Agent's program name, as upstream. */
+  private manager(r: Request): string {
+    const m = r.url.searchParams.get("fieldManager");
+    if (m !== null) {
+      if (m.length > 128) throw badRequest(`fieldManager: Too long: may not be more than 128 bytes`);
+      return m;
+    }
+    const ua = r.req.headers["user-agent"] ?? "";
+    return ua.split("/")[0]?.trim() || "unknown";
+  }
+
+  /** Records the write's changed fields under its manager's Update entry in managedFields. */
+  private track(r: Request, store: ObjectStore, old: KObject | undefined, next: KObject, subresource?: string): KObject {
+    // Ownership is computed on the object as it will be stored: defaults included.
+    if (!subresource) store.applyDefaults(next);
+    return updateManagedFields({
+      old,
+      next,
+      manager: this.manager(r),
+      operation: "Update",
+      apiVersion: apiVersionOf(store.resource),
+      definition: store.resource.definition,
+      now: new Date(),
+      ...(subresource ? { subresource } : {}),
+      ...(hasStatusSubresource(store.resource) ? {} : { resetFields: [] }),
+    });
+  }
+
+  /** Server-side apply: create or merge the applied configuration, owning its fields. */
+  private async apply(r: Request, store: ObjectStore, ns: string | undefined, rendering: Rendering, dryRun: boolean): Promise<void> {
+    const body = await readBody(r.req);
+    const applied = requireObject(decodeObject(body, "application/apply-patch+yaml", ["application/apply-patch+yaml"])) as KObject;
+    this.validateFields(r, store, applied);
+    defaultPortProtocols(applied);
+    const manager = r.url.searchParams.get("fieldManager") ?? "";
+    const force = r.url.searchParams.get("force") === "true";
+    const name = r.info.name;
+    if (applied.metadata?.name !== undefined && applied.metadata.name !== name) {
+      throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    if (ns && applied.metadata?.namespace !== undefined && applied.metadata.namespace !== ns) {
+      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const common = {
+      applied,
+      manager,
+      force,
+      definition: store.resource.definition,
+      apiVersion: apiVersionOf(store.resource),
+      ...(sub ? { subresource: sub } : {}),
+      ...(hasStatusSubresource(store.resource) ? {} : { resetFields: [] }),
+    };
+    let existing: KObject | undefined;
+    try {
+      existing = await store.get(ns, name);
+    } catch (err) {
+      if (!(err instanceof StatusError && err.reason === "NotFound")) throw err;
+    }
+    if (!existing) {
+      if (sub) throw notFound({ group: store.resource.group, resource: store.resource.plural }, name);
+      const obj = applyPatch({ ...common, live: undefined, now: new Date() });
+      obj.metadata = { ...(obj.metadata ?? {}), name };
+      await this.admit(r, store, "CREATE", obj, undefined, dryRun);
+      const created = await store.create(ns, obj, { dryRun, fieldManager: manager });
+      return this.respondObject(r, store, 201, created, rendering);
+    }
+    const result = await store.guaranteedUpdate(
+      ns,
+      name,
+      async (current) => {
+        const next = applyPatch({ ...common, live: current, now: new Date() });
+        await this.admit(r, store, "UPDATE", next, current, dryRun);
+        return next;
+      },
+      { dryRun, subresource: sub },
+    );
+    this.respondObject(r, store, 200, result, rendering);
+  }
+
   /** Server-side field validation: Strict throws, Warn adds Warning headers. */
   private validateFields(r: Request, store: ObjectStore, obj: KObject): void {
     const mode = fieldValidationOf(r.url);
@@ -265,7 +346,7 @@ export class ResourceHandler {
     obj.metadata ??= {};
     if (ns) obj.metadata.namespace ??= ns;
     await this.admit(r, store, "CREATE", obj, undefined, dryRun);
-    const created = await store.create(ns, obj, { dryRun, fieldManager: r.url.searchParams.get("fieldManager") ?? undefined });
+    const created = await store.create(ns, this.track(r, store, undefined, obj), { dryRun, fieldManager: this.manager(r) });
     this.respondObject(r, store, 201, created, rendering);
   }
 
@@ -281,6 +362,7 @@ export class ResourceHandler {
     const old = await store.get(ns, r.info.name).catch(() => undefined);
     await this.admit(r, store, old ? "UPDATE" : "CREATE", obj, old, dryRun);
     const sub = r.info.subresource === "status" ? "status" : undefined;
+    obj = this.track(r, store, old, obj, r.info.subresource || undefined);
     const { object, created } = await store.update(ns, r.info.name, obj, { dryRun, subresource: sub });
     if (r.info.subresource === "scale") return send(r.res, 200, toScale(object, store.resource), rendering);
     this.respondObject(r, store, created ? 201 : 200, object, rendering);
@@ -302,8 +384,10 @@ export class ResourceHandler {
       });
     }
     if (type === "application/apply-patch+yaml") {
-      throw methodNotSupported({ group: store.resource.group, resource: store.resource.plural }, "server-side apply (not yet served by skiff)");
+      if (r.info.subresource === "scale") throw methodNotSupported({ group: store.resource.group, resource: `${store.resource.plural}/scale` }, "apply");
+      return this.apply(r, store, ns, rendering, dryRun);
     }
+    if (r.url.searchParams.has("force")) throw badRequest("force: Forbidden: may not be specified for non-apply patch");
     const body = await readBody(r.req);
     const patch = decodeObject(body, "application/json", ["application/json"]);
     const scale = r.info.subresource === "scale";
@@ -333,7 +417,7 @@ export class ResourceHandler {
         if (!scale) this.validateFields(r, store, patched);
         const next = scale ? fromScale(patched, current, store.resource) : patched;
         await this.admit(r, store, "UPDATE", next, current, dryRun);
-        return next;
+        return this.track(r, store, current, next, r.info.subresource || undefined);
       },
       { dryRun, subresource: sub },
     );
@@ -399,6 +483,30 @@ export class ResourceHandler {
     }
     send(r.res, 200, { ...list, items: out }, rendering);
   }
+}
+
+/**
+ * Defaults `protocol: TCP` on every `ports` item of an applied configuration:
+ * it is a list-map key of container, Service and endpoint ports, so upstream
+ * fills it before merging (the one defaulted key field among built-in kinds).
+ */
+function defaultPortProtocols(v: unknown, field = ""): void {
+  if (Array.isArray(v)) {
+    for (const item of v) {
+      if (field === "ports" && item !== null && typeof item === "object" && !Array.isArray(item)) {
+        const port = item as Record<string, unknown>;
+        if (port.protocol === undefined) port.protocol = "TCP";
+      }
+      defaultPortProtocols(item);
+    }
+    return;
+  }
+  if (v === null || typeof v !== "object") return;
+  for (const [k, child] of Object.entries(v as Record<string, unknown>)) defaultPortProtocols(child, k);
+}
+
+function hasStatusSubresource(r: ResourceType): boolean {
+  return (r.subresources ?? []).some((s) => s.name === "status");
 }
 
 /** The autoscaling/v1 Scale view of a scalable object. */

@@ -111,6 +111,12 @@ export class ObjectStore {
     this.hasStatus = (this.resource.subresources ?? []).some((s) => s.name === "status");
   }
 
+  /** Fills the kind's defaults in place (as create and update will), for callers that inspect the result first. */
+  applyDefaults(obj: KObject): KObject {
+    this.strategy.defaults?.(obj);
+    return obj;
+  }
+
   /** Whether DELETE answers with the object rather than a Success Status. */
   get returnsDeletedObject(): boolean {
     return !!this.strategy.returnDeletedObject;
