@@ -11,6 +11,7 @@ import type { AdmissionChain, Operation } from "../admission/admission.js";
 import type { UserInfo } from "../auth/authn.js";
 import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
+import { bindPod, evictPod } from "./pod-subresources.js";
 import { checkFields, fieldValidationOf } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
 import { send, toStatus } from "../http/respond.js";
@@ -100,6 +101,15 @@ export class ResourceHandler {
     if (sub && !(resource.subresources ?? []).some((s) => s.name === sub)) {
       throw notFound({ group: info.group, resource: `${info.resource}/${sub}` }, info.name);
     }
+    if (resource.group === "" && resource.plural === "pods" && (sub === "binding" || sub === "eviction") && info.verb === "create") {
+      return this.podSubresource(r, store, ns!, sub);
+    }
+    if (resource.group === "" && resource.plural === "bindings" && info.verb === "create") {
+      // The legacy bindings resource: the pod is named in the body.
+      const body = await this.readObject(r);
+      const pods = this.opts.lookup("", "v1", "pods")!;
+      return send(r.res, 201, await bindPod(pods, ns!, body.metadata?.name ?? "", body));
+    }
     if (sub && sub !== "status" && sub !== "scale") {
       throw methodNotSupported({ group: info.group, resource: `${info.resource}/${sub}` }, info.verb);
     }
@@ -124,6 +134,14 @@ export class ResourceHandler {
       default:
         throw methodNotSupported({ group: info.group, resource: info.resource }, info.verb);
     }
+  }
+
+  private async podSubresource(r: Request, pods: ObjectStore, ns: string, sub: "binding" | "eviction"): Promise<void> {
+    const body = await this.readObject(r);
+    await this.admit(r, pods, "CREATE", body, undefined, dryRunOf(r.url));
+    if (sub === "binding") return send(r.res, 201, await bindPod(pods, ns, r.info.name, body));
+    const pdbs = this.opts.lookup("policy", "v1", "poddisruptionbudgets")!;
+    send(r.res, 201, await evictPod(pods, pdbs, ns, r.info.name, body));
   }
 
   private rendering(r: Request): Rendering {

@@ -406,8 +406,11 @@ export class ObjectStore {
       // Status writers may update labels/annotations? Upstream: no, only status.
     } else {
       next = obj;
-      if (this.hasStatus && old.status !== undefined) next.status = old.status;
-      else if (this.hasStatus) delete next.status;
+      // Writes through the main resource leave status alone; pods/binding sets both (spec.nodeName, PodScheduled).
+      if (opts.subresource !== "binding") {
+        if (this.hasStatus && old.status !== undefined) next.status = old.status;
+        else if (this.hasStatus) delete next.status;
+      }
       const m = next.metadata!;
       const o = old.metadata!;
       if (m.uid && m.uid !== o.uid) {
