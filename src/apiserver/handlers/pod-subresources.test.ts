@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { findResource } from "../../api/resources.js";
-import { StatusError } from "../../machinery/status-error.js";
+import type { StatusError } from "../../machinery/status-error.js";
 import { openMemoryStore } from "../../storage/backends/memory/memory-store.js";
 import { ObjectStore } from "../registry/object-store.js";
 import { strategyFor } from "../registry/strategies.js";
