@@ -42,7 +42,7 @@ export function prepareDatabase(db: Database.Database, location: string): void {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   // Keep the WAL file from staying large after a burst of writes.
-  db.pragma("journal_size_limit = 67108864");
+  db.pragma("journal_size_limit = 8388608");
   // The store's checkpoint thread (checkpointer.ts) does the regular work;
   // this backstop at 10,000 pages (not SQLite's 1,000: measured ~11k -> ~16k
   // writes/s) keeps the WAL bounded if that thread falls behind.
