@@ -33,6 +33,10 @@ export interface ResourceType {
   readonly subresources?: readonly Subresource[];
   /** OpenAPI definition name, e.g. `io.k8s.api.core.v1.Pod`. */
   readonly definition: string;
+  /** Set for custom resources: what their CustomResourceDefinition says about printing. */
+  readonly custom?: {
+    readonly printerColumns?: readonly { name: string; type: string; format?: string; description?: string; priority?: number; jsonPath: string }[];
+  };
 }
 
 const STATUS: Subresource = { name: "status", verbs: ["get", "patch", "update"] };

@@ -64,8 +64,12 @@ export function unknownFields(obj: unknown, definition: string): string[] {
  */
 export function checkFields(obj: unknown, definition: string, kind: string, version: string, mode: FieldValidation): string[] {
   if (mode === "Ignore" || !defs[definition]) return [];
-  const unknown = unknownFields(obj, definition);
-  if (unknown.length === 0) return [];
+  return decideUnknownFields(unknownFields(obj, definition), kind, version, mode);
+}
+
+/** Applies a field-validation mode to a list of unknown field paths. */
+export function decideUnknownFields(unknown: readonly string[], kind: string, version: string, mode: FieldValidation): string[] {
+  if (mode === "Ignore" || unknown.length === 0) return [];
   if (mode === "Strict") {
     const list = unknown.map((f) => `unknown field "${f}"`);
     throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${list.join(", ")}`);

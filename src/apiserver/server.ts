@@ -7,6 +7,8 @@ import { randomInt } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { CrdController, type CustomResourceRegistry } from "../apiextensions/crd-controller.js";
+import { crdStrategy } from "../apiextensions/crd-strategy.js";
 import { BUILTIN_RESOURCES, type ResourceType } from "../api/resources.js";
 import { type Clock, systemClock } from "../machinery/clock.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
@@ -66,8 +68,12 @@ export interface ApiServerOptions {
 const UNAUTHENTICATED_PATHS = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-export class ApiServer implements DiscoverySource {
+export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private readonly stores = new Map<string, ObjectStore>();
+  /** Custom resources, by "group/version/plural", with the CRD serving them. */
+  private readonly custom = new Map<string, { crd: string; store: ObjectStore }>();
+  private readonly crdController: CrdController;
+  private readonly clock: Clock;
   private readonly log: Logger;
   private readonly handler: ResourceHandler;
   private server?: Server;
@@ -80,12 +86,19 @@ export class ApiServer implements DiscoverySource {
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? silentLogger;
     const clock = opts.clock ?? systemClock;
+    this.clock = clock;
     for (const r of BUILTIN_RESOURCES) {
-      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy: opts.strategyFor?.(r) ?? strategyFor(r), clock, codec: codecFor(r) }));
+      const strategy = opts.strategyFor?.(r) ?? (r.group === "apiextensions.k8s.io" ? crdStrategy : strategyFor(r));
+      this.stores.set(`${r.group}/${r.version}/${r.plural}`, new ObjectStore({ store: opts.store, resource: r, strategy, clock, codec: codecFor(r) }));
     }
+    this.crdController = new CrdController({
+      crds: this.objects("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+      registry: this,
+      logger: this.log.with({ component: "crd" }),
+    });
     this.namespaceCache = new NamespaceCache(this.objects("", "v1", "namespaces"), this.log);
     this.handler = new ResourceHandler({
-      lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`),
+      lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`) ?? this.custom.get(`${g}/${v}/${p}`)?.store,
       // Upstream's order (kube-apiserver AllOrderedPlugins), the security issue adds its own.
       admission: new AdmissionChain([
         namespaceLifecycle(this.namespaceCache),
@@ -103,18 +116,32 @@ export class ApiServer implements DiscoverySource {
 
   /** The store of one resource, for in-process bootstrap and tests. */
   objects(group: string, version: string, plural: string): ObjectStore {
-    const s = this.stores.get(`${group}/${version}/${plural}`);
+    const key = `${group}/${version}/${plural}`;
+    const s = this.stores.get(key) ?? this.custom.get(key)?.store;
     if (!s) throw new Error(`no resource ${group}/${version}/${plural}`);
     return s;
   }
 
   resources(): readonly ResourceType[] {
-    return BUILTIN_RESOURCES;
+    return [...BUILTIN_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
+  }
+
+  serve(crdName: string, resources: readonly { resource: ResourceType; strategy: Strategy }[]): void {
+    this.unserve(crdName);
+    for (const { resource, strategy } of resources) {
+      const store = new ObjectStore({ store: this.opts.store, resource, strategy, clock: this.clock });
+      this.custom.set(`${resource.group}/${resource.version}/${resource.plural}`, { crd: crdName, store });
+    }
+  }
+
+  unserve(crdName: string): void {
+    for (const [key, c] of this.custom) if (c.crd === crdName) this.custom.delete(key);
   }
 
   /** Starts listening; resolves with the bound port. */
   async start(): Promise<number> {
     await this.namespaceCache.start();
+    await this.crdController.start();
     const server = createServer(
       {
         key: this.opts.tls.key,
@@ -123,7 +150,7 @@ export class ApiServer implements DiscoverySource {
         requestCert: true,
         rejectUnauthorized: false,
       },
-      (req, res) => void this.serve(req, res),
+      (req, res) => void this.handleRequest(req, res),
     );
     // Watches are long-lived: no request timeout; the watch has its own.
     server.requestTimeout = 0;
@@ -146,6 +173,7 @@ export class ApiServer implements DiscoverySource {
   async stop(): Promise<void> {
     this.ready = false;
     this.namespaceCache.stop();
+    this.crdController.stop();
     const s = this.server;
     if (!s) return;
     await new Promise<void>((resolve) => {
@@ -154,7 +182,7 @@ export class ApiServer implements DiscoverySource {
     });
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "https://localhost");
     const isWatch = url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1" || url.pathname.includes("/watch/");

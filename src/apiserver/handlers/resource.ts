@@ -12,7 +12,7 @@ import type { UserInfo } from "../auth/authn.js";
 import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
 import { bindPod, evictPod } from "./pod-subresources.js";
-import { checkFields, fieldValidationOf } from "../field-validation.js";
+import { checkFields, decideUnknownFields, fieldValidationOf } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
 import { send, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
@@ -261,7 +261,9 @@ export class ResourceHandler {
   /** Server-side field validation: Strict throws, Warn adds Warning headers. */
   private validateFields(r: Request, store: ObjectStore, obj: KObject): void {
     const mode = fieldValidationOf(r.url);
-    const warnings = checkFields(obj, store.resource.definition, store.resource.kind, store.resource.version, mode);
+    const { kind, version, definition } = store.resource;
+    const custom = mode === "Ignore" ? undefined : store.unknownFields(obj);
+    const warnings = custom ? decideUnknownFields(custom, kind, version, mode) : checkFields(obj, definition, kind, version, mode);
     if (warnings.length > 0 && !r.res.headersSent) {
       r.res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     }

@@ -7,12 +7,17 @@ import { parse as parseYaml } from "yaml";
 import { badRequest, requestEntityTooLarge, unsupportedMediaType } from "../../machinery/status-error.js";
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Oversized bodies up to this size are drained before the 413 goes out. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 /** Reads the whole body; 413 past the limit (without buffering the rest). */
 export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
-    req.resume();
+    // Read (and drop) a moderately oversized body before answering, so the
+    // client sees the 413 instead of a connection reset mid-upload.
+    if (declared <= DRAIN_LIMIT) for await (const _ of req);
+    else req.resume();
     throw requestEntityTooLarge(`request entity too large: limit is ${limit} bytes`);
   }
   const chunks: Buffer[] = [];

@@ -4,6 +4,7 @@
  * `minions`, services under `services/specs`), so `etcdctl get --prefix
  * /registry` looks familiar.
  */
+import { servedGroups } from "../../api/resources.js";
 
 const STORAGE_NAMES: Record<string, string> = {
   "/nodes": "minions",
@@ -17,8 +18,12 @@ const STORAGE_NAMES: Record<string, string> = {
   "discovery.k8s.io/endpointslices": "endpointslices",
 };
 
+/** Groups of built-in kinds; anything else is a custom resource, stored under its group as upstream. */
+const BUILTIN_GROUPS = new Set(servedGroups());
+
 /** Prefix of every object of a resource (all namespaces), ending in "/". */
 export function resourcePrefix(group: string, plural: string): string {
+  if (!BUILTIN_GROUPS.has(group)) return `/registry/${group}/${plural}/`;
   return `/registry/${STORAGE_NAMES[`${group}/${plural}`] ?? plural}/`;
 }
 

@@ -117,6 +117,11 @@ export class ObjectStore {
     return obj;
   }
 
+  /** Unknown field paths by the kind's own schema (custom resources); undefined for built-ins. */
+  unknownFields(obj: KObject): string[] | undefined {
+    return this.strategy.unknownFields?.(obj);
+  }
+
   /** Whether DELETE answers with the object rather than a Success Status. */
   get returnsDeletedObject(): boolean {
     return !!this.strategy.returnDeletedObject;

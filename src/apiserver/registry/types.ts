@@ -57,6 +57,11 @@ export interface Strategy {
   afterDelete?(obj: KObject): Promise<void>;
   /** Objects expire this many seconds after their last write (Events: upstream --event-ttl, 1 h). */
   readonly ttlSeconds?: number;
+  /**
+   * Paths of fields the kind's schema does not have (custom resources);
+   * absent: the built-in OpenAPI definitions decide.
+   */
+  unknownFields?(obj: KObject): string[];
 }
 
 /**
