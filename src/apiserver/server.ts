@@ -17,7 +17,6 @@ import type { Store } from "../storage/store.js";
 import { AdmissionChain, type AdmissionPlugin } from "./admission/admission.js";
 import { defaultStorageClass } from "./admission/default-storage-class.js";
 import { defaultTolerationSeconds } from "./admission/default-toleration-seconds.js";
-import { NamespaceCache } from "./admission/namespace-cache.js";
 import { priority } from "./admission/priority.js";
 import { storageObjectInUseProtection } from "./admission/storage-object-in-use-protection.js";
 import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
@@ -32,6 +31,7 @@ import { tablePrinter } from "./printers/table-adapter.js";
 import { strategicPatchBuiltin } from "./patch/builtin-patcher.js";
 import { ObjectStore } from "./registry/object-store.js";
 import { codecFor } from "./registry/codecs.js";
+import { ObjectCache } from "./registry/object-cache.js";
 import { strategyFor } from "./registry/strategies.js";
 import type { Strategy } from "./registry/types.js";
 import { parseRequestInfo } from "./request-info.js";
@@ -81,7 +81,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private mutatingInFlight = 0;
   private ready = false;
   private address = "";
-  private readonly namespaceCache: NamespaceCache;
+  /** Listers for admission: namespaces, priority classes, storage classes. */
+  private readonly caches: { namespaces: ObjectCache; priorityClasses: ObjectCache; storageClasses: ObjectCache };
 
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -96,15 +97,19 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       registry: this,
       logger: this.log.with({ component: "crd" }),
     });
-    this.namespaceCache = new NamespaceCache(this.objects("", "v1", "namespaces"), this.log);
+    this.caches = {
+      namespaces: new ObjectCache(this.objects("", "v1", "namespaces"), this.log),
+      priorityClasses: new ObjectCache(this.objects("scheduling.k8s.io", "v1", "priorityclasses"), this.log),
+      storageClasses: new ObjectCache(this.objects("storage.k8s.io", "v1", "storageclasses"), this.log),
+    };
     this.handler = new ResourceHandler({
       lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`) ?? this.custom.get(`${g}/${v}/${p}`)?.store,
       // Upstream's order (kube-apiserver AllOrderedPlugins), the security issue adds its own.
       admission: new AdmissionChain([
-        namespaceLifecycle(this.namespaceCache),
-        priority({ priorityClasses: this.objects("scheduling.k8s.io", "v1", "priorityclasses") }),
+        namespaceLifecycle(this.caches.namespaces),
+        priority({ priorityClasses: this.caches.priorityClasses }),
         defaultTolerationSeconds(),
-        defaultStorageClass({ storageClasses: this.objects("storage.k8s.io", "v1", "storageclasses") }),
+        defaultStorageClass({ storageClasses: this.caches.storageClasses }),
         storageObjectInUseProtection(),
         ...(opts.admission ?? []),
       ]),
@@ -140,7 +145,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
 
   /** Starts listening; resolves with the bound port. */
   async start(): Promise<number> {
-    await this.namespaceCache.start();
+    for (const c of Object.values(this.caches)) await c.start();
     await this.crdController.start();
     const server = createServer(
       {
@@ -172,7 +177,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
 
   async stop(): Promise<void> {
     this.ready = false;
-    this.namespaceCache.stop();
+    for (const c of Object.values(this.caches)) c.stop();
     this.crdController.stop();
     const s = this.server;
     if (!s) return;

@@ -16,7 +16,7 @@ export const BETA_IS_DEFAULT_STORAGE_CLASS_ANNOTATION = "storageclass.beta.kuber
 export const BETA_STORAGE_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class";
 
 /** What the plugin reads StorageClasses through: an ObjectStore, or a cache with the same read. */
-export type StorageClassReader = Pick<ObjectStore, "list">;
+export type StorageClassReader = { list(ns?: string): ReturnType<ObjectStore["list"]> };
 
 export interface DefaultStorageClassOptions {
   readonly storageClasses: StorageClassReader;

@@ -5,12 +5,12 @@
  */
 import { forbidden, notFound } from "../../machinery/status-error.js";
 import type { AdmissionPlugin } from "./admission.js";
-import type { NamespaceCache } from "./namespace-cache.js";
+import type { ObjectCache } from "../registry/object-cache.js";
 
 /** Namespaces that always exist and may not be deleted. */
 export const IMMORTAL_NAMESPACES = ["default", "kube-system", "kube-public"];
 
-export function namespaceLifecycle(namespaces: NamespaceCache): AdmissionPlugin {
+export function namespaceLifecycle(namespaces: ObjectCache): AdmissionPlugin {
   return {
     name: "NamespaceLifecycle",
     async validate(a) {
@@ -21,7 +21,7 @@ export function namespaceLifecycle(namespaces: NamespaceCache): AdmissionPlugin 
         return;
       }
       if (!a.resource.namespaced || a.operation !== "CREATE") return;
-      const ns = await namespaces.get(a.namespace);
+      const ns = await namespaces.find(undefined, a.namespace);
       if (!ns) throw notFound({ group: "", resource: "namespaces" }, a.namespace);
       if (ns.metadata?.deletionTimestamp || (ns.status as { phase?: string } | undefined)?.phase === "Terminating") {
         // Events may still be written about a terminating namespace's objects, as upstream allows.

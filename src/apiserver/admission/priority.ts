@@ -45,7 +45,7 @@ export const SYSTEM_PRIORITY_CLASSES: readonly { readonly name: string; readonly
 ];
 
 /** What the plugin reads PriorityClasses through: an ObjectStore, or a cache with the same two reads. */
-export type PriorityClassReader = Pick<ObjectStore, "get" | "list">;
+export type PriorityClassReader = { get: ObjectStore["get"]; list(ns?: string): ReturnType<ObjectStore["list"]> };
 
 export interface PriorityOptions {
   readonly priorityClasses: PriorityClassReader;
