@@ -183,6 +183,8 @@ data:
     const warned = srv.kubectl(["apply", "--validate=warn", "-f", "-"], { input: full.replace("replicas: 2", "replicas: 2\n  replica: 3") });
     assert.equal(warned.status, 0, warned.stderr);
     assert.match(warned.stderr, /Warning: unknown field "spec.replica"/);
+    const stored = JSON.parse(ok(srv.kubectl(["-n", "expense", "get", "deploy", "web", "-o", "json"]), "get after warn"));
+    assert.equal(stored.spec.replica, undefined, "an unknown field is not stored, as upstream");
   });
 
   it("server-side applies with managed fields, conflicts and --force-conflicts, and diffs", () => {

@@ -25,11 +25,11 @@ function resolve(node: SchemaNode | undefined): (SchemaNode & { "x-kubernetes-pr
   return n;
 }
 
-function walk(value: unknown, node: SchemaNode | undefined, path: string, out: string[]): void {
+function walk(value: unknown, node: SchemaNode | undefined, path: string, out: string[], prune = false): void {
   const n = resolve(node);
   if (!n || n["x-kubernetes-preserve-unknown-fields"]) return;
   if (Array.isArray(value)) {
-    if (n.items) for (const [i, v] of value.entries()) walk(v, n.items, `${path}[${i}]`, out);
+    if (n.items) for (const [i, v] of value.entries()) walk(v, n.items, `${path}[${i}]`, out, prune);
     return;
   }
   if (value === null || typeof value !== "object") return;
@@ -40,15 +40,27 @@ function walk(value: unknown, node: SchemaNode | undefined, path: string, out: s
       const here = path ? `${path}.${k}` : k;
       if (!p) {
         out.push(here);
+        if (prune) delete obj[k];
         continue;
       }
-      walk(v, p, here, out);
+      walk(v, p, here, out, prune);
     }
     return;
   }
   if (n.additionalProperties && typeof n.additionalProperties === "object") {
-    for (const [k, v] of Object.entries(obj)) walk(v, n.additionalProperties, path ? `${path}.${k}` : k, out);
+    for (const [k, v] of Object.entries(obj)) walk(v, n.additionalProperties, path ? `${path}.${k}` : k, out, prune);
   }
+}
+
+/**
+ * Drops fields `definition` does not declare from `obj` in place, as
+ * upstream's decoding into typed objects does; returns their paths.
+ */
+export function pruneUnknownFields(obj: unknown, definition: string): string[] {
+  if (!defs[definition]) return [];
+  const out: string[] = [];
+  walk(obj, { $ref: `#/definitions/${definition}` }, "", out, true);
+  return out;
 }
 
 /** Paths of fields in `obj` that `definition` does not declare, e.g. `spec.replica`. */

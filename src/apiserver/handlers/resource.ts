@@ -12,7 +12,7 @@ import type { UserInfo } from "../auth/authn.js";
 import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
 import { bindPod, evictPod } from "./pod-subresources.js";
-import { checkFields, decideUnknownFields, fieldValidationOf } from "../field-validation.js";
+import { checkFields, decideUnknownFields, fieldValidationOf, pruneUnknownFields } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
 import { send, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
@@ -264,6 +264,8 @@ export class ResourceHandler {
     const { kind, version, definition } = store.resource;
     const custom = mode === "Ignore" ? undefined : store.unknownFields(obj);
     const warnings = custom ? decideUnknownFields(custom, kind, version, mode) : checkFields(obj, definition, kind, version, mode);
+    // Fields the kind does not have are not stored (Warn and Ignore), as upstream's typed decoding drops them.
+    if (!store.resource.custom) pruneUnknownFields(obj, definition);
     if (warnings.length > 0 && !r.res.headersSent) {
       r.res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     }
