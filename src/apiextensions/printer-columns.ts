@@ -14,6 +14,7 @@
  */
 import { DOC } from "../apiserver/printers/descriptions.js";
 import { humanDuration } from "../apiserver/printers/format.js";
+import { rowObject, tableMetadata } from "../apiserver/printers/table.js";
 import type {
   IncludeObject,
   Table,
@@ -251,17 +252,6 @@ interface WithMeta {
   metadata?: { name?: string; resourceVersion?: string } & Obj;
 }
 
-function rowObject(obj: object, include: IncludeObject, groupVersion: TableGroupVersion): unknown {
-  switch (include) {
-    case "Object":
-      return obj;
-    case "Metadata":
-      return { kind: "PartialObjectMetadata", apiVersion: groupVersion, metadata: (obj as WithMeta).metadata ?? {} };
-    case "None":
-      return undefined;
-  }
-}
-
 /**
  * Prints custom resources of one version as a meta.k8s.io Table: Name, then
  * the served printer columns (see `servedColumns`).
@@ -284,17 +274,7 @@ export function crdTable(
     const object = rowObject(obj, opts.includeObject, groupVersion);
     return { cells, ...(object !== undefined ? { object } : {}) };
   });
-  let metadata: TableListMeta;
-  if (opts.listMeta) {
-    metadata = {
-      ...(opts.listMeta.resourceVersion ? { resourceVersion: opts.listMeta.resourceVersion } : {}),
-      ...(opts.listMeta.continue ? { continue: opts.listMeta.continue } : {}),
-      ...(opts.listMeta.remainingItemCount !== undefined ? { remainingItemCount: opts.listMeta.remainingItemCount } : {}),
-    };
-  } else {
-    const rv = objects.length === 1 ? (objects[0] as WithMeta).metadata?.resourceVersion : undefined;
-    metadata = rv ? { resourceVersion: rv } : {};
-  }
+  const metadata = tableMetadata(objects, opts.listMeta);
   return {
     kind: "Table",
     apiVersion: groupVersion,

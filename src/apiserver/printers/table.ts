@@ -59,7 +59,7 @@ interface ObjectWithMeta {
 }
 
 /** The row's object per includeObject (asTable in the API server's response writer). */
-function rowObject(obj: object, include: IncludeObject, groupVersion: TableGroupVersion): unknown {
+export function rowObject(obj: object, include: IncludeObject, groupVersion: TableGroupVersion): unknown {
   switch (include) {
     case "Object":
       return obj;
@@ -68,6 +68,22 @@ function rowObject(obj: object, include: IncludeObject, groupVersion: TableGroup
     case "None":
       return undefined;
   }
+}
+
+/** A Table's metadata: the list's, or for a single object its resourceVersion, as upstream. */
+export function tableMetadata(
+  objects: readonly object[],
+  listMeta: { resourceVersion?: string; continue?: string; remainingItemCount?: number } | undefined,
+): TableListMeta {
+  if (listMeta) {
+    return {
+      ...(listMeta.resourceVersion ? { resourceVersion: listMeta.resourceVersion } : {}),
+      ...(listMeta.continue ? { continue: listMeta.continue } : {}),
+      ...(listMeta.remainingItemCount !== undefined ? { remainingItemCount: listMeta.remainingItemCount } : {}),
+    };
+  }
+  const rv = objects.length === 1 ? (objects[0] as ObjectWithMeta).metadata?.resourceVersion : undefined;
+  return rv ? { resourceVersion: rv } : {};
 }
 
 /**
@@ -92,17 +108,7 @@ export function printTable(resource: string, objects: readonly object[], opts: P
       ...(object !== undefined ? { object } : {}),
     };
   });
-  let metadata: TableListMeta;
-  if (opts.listMeta) {
-    metadata = {
-      ...(opts.listMeta.resourceVersion ? { resourceVersion: opts.listMeta.resourceVersion } : {}),
-      ...(opts.listMeta.continue ? { continue: opts.listMeta.continue } : {}),
-      ...(opts.listMeta.remainingItemCount !== undefined ? { remainingItemCount: opts.listMeta.remainingItemCount } : {}),
-    };
-  } else {
-    const rv = objects.length === 1 ? (objects[0] as ObjectWithMeta).metadata?.resourceVersion : undefined;
-    metadata = rv ? { resourceVersion: rv } : {};
-  }
+  const metadata = tableMetadata(objects, opts.listMeta);
   return {
     kind: "Table",
     apiVersion: groupVersion,
