@@ -102,6 +102,15 @@ describe("kubectl against skiff", () => {
     assert.equal(scale.status.selector, "app=backend");
   });
 
+  it("edits through KUBE_EDITOR and deletes with background propagation", () => {
+    const editor = "sed -i -e 's/replicas: 3/replicas: 5/'";
+    assert.match(ok(srv.kubectl(["-n", "expense", "edit", "deploy", "backend"], { env: { KUBE_EDITOR: editor } }), "edit"), /deployment.apps\/backend edited/);
+    assert.equal(ok(srv.kubectl(["-n", "expense", "get", "deploy", "backend", "-o", "jsonpath={.spec.replicas}"]), "after edit"), "5");
+    ok(srv.kubectl(["-n", "expense", "create", "deployment", "doomed", "--image=doomed:1"]), "create doomed");
+    assert.match(ok(srv.kubectl(["-n", "expense", "delete", "deploy", "doomed", "--cascade=background"]), "delete"), /deployment.apps "doomed" deleted/);
+    assert.notEqual(srv.kubectl(["-n", "expense", "get", "deploy", "doomed"]).status, 0);
+  });
+
   it("watches changes", async () => {
     const { spawn } = await import("node:child_process");
     const w = spawn("kubectl", ["--kubeconfig", srv.kubeconfig, "-n", "expense", "get", "cm", "-w", "-o", "name"], { stdio: ["ignore", "pipe", "pipe"] });
