@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync,
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { type Document, isMap, isScalar, isSeq, parseDocument, stringify, YAMLSeq } from "yaml";
-import { writeFileAtomic } from "../pki/atomic-file.js";
+import { writeFileAtomic } from "../machinery/atomic-file.js";
 
 /** A `clusters[].cluster`; fields beyond these pass through untouched. */
 export interface KubeconfigCluster {

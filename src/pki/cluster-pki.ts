@@ -11,7 +11,7 @@ import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../machinery/clock.js";
 import type { Logger } from "../machinery/log.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { writeFileAtomic } from "../machinery/atomic-file.js";
 import {
   type CertUsage,
   createCertificateAuthority,

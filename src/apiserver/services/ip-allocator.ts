@@ -10,9 +10,9 @@
  * `kubernetes` Service keeps 10.43.0.1 and cluster DNS 10.43.0.10.
  */
 import type { Store } from "../../storage/store.js";
-import { AllocationError } from "./allocation-error.js";
+import { AllocationError, guardRange } from "./allocation-error.js";
 import { cidrContains, formatIPv4, type IPv4Cidr, ipFamilyOf, parseIPv4, parseIPv4Cidr } from "./ip.js";
-import { RangeBitmap, RangeMismatchError, rangeOffset } from "./range-allocation.js";
+import { RangeBitmap, rangeOffset } from "./range-allocation.js";
 
 /** Store key of the ClusterIP bitmap (upstream's key). */
 export const SERVICE_IPS_KEY = "/registry/ranges/serviceips";
@@ -84,32 +84,23 @@ export class ServiceIPAllocator {
     return new AllocationError("not-in-range", `the provided IP (${shown}) is not in the valid range. The range of valid IPs is ${this.cidr}`);
   }
 
-  private async guard<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      if (err instanceof RangeMismatchError) throw new AllocationError("mismatched-range", err.message);
-      throw err;
-    }
-  }
-
   /** Reserves `ip`: AllocationError "not-in-range" or "allocated" when it cannot be had. */
   async allocate(ip: string): Promise<void> {
     const off = this.offsetOf(ip);
     if (off === undefined) throw this.notInRange(ip);
-    if (!(await this.guard(this.bitmap.allocate(off)))) throw new AllocationError("allocated", "provided IP is already allocated");
+    if (!(await guardRange(this.bitmap.allocate(off)))) throw new AllocationError("allocated", "provided IP is already allocated");
   }
 
   /** Checks what {@link allocate} would say, reserving nothing (dry run). */
   async check(ip: string): Promise<void> {
     const off = this.offsetOf(ip);
     if (off === undefined) throw this.notInRange(ip);
-    if (await this.guard(this.bitmap.has(off))) throw new AllocationError("allocated", "provided IP is already allocated");
+    if (await guardRange(this.bitmap.has(off))) throw new AllocationError("allocated", "provided IP is already allocated");
   }
 
   /** Reserves a free address, preferring the upper band; AllocationError "full" when none is left. */
   async allocateNext(): Promise<string> {
-    const off = await this.guard(this.bitmap.allocateNext());
+    const off = await guardRange(this.bitmap.allocateNext());
     if (off === undefined) throw new AllocationError("full", "range is full");
     return this.ipAt(off);
   }
@@ -122,22 +113,22 @@ export class ServiceIPAllocator {
   /** Frees `ip`; a no-op when it is free or outside the range. */
   async release(ip: string): Promise<void> {
     const off = this.offsetOf(ip);
-    if (off !== undefined) await this.guard(this.bitmap.release(off));
+    if (off !== undefined) await guardRange(this.bitmap.release(off));
   }
 
   /** Whether `ip` is allocated now. */
   async has(ip: string): Promise<boolean> {
     const off = this.offsetOf(ip);
-    return off === undefined ? false : this.guard(this.bitmap.has(off));
+    return off === undefined ? false : guardRange(this.bitmap.has(off));
   }
 
   /** Every allocated address, ascending. */
   async used(): Promise<string[]> {
-    return (await this.guard(this.bitmap.used())).map((o) => this.ipAt(o));
+    return (await guardRange(this.bitmap.used())).map((o) => this.ipAt(o));
   }
 
   /** Number of free addresses. */
   free(): Promise<number> {
-    return this.guard(this.bitmap.free());
+    return guardRange(this.bitmap.free());
   }
 }

@@ -6,8 +6,8 @@
  * room.
  */
 import type { Store } from "../../storage/store.js";
-import { AllocationError } from "./allocation-error.js";
-import { RangeBitmap, RangeMismatchError, rangeOffset } from "./range-allocation.js";
+import { AllocationError, guardRange } from "./allocation-error.js";
+import { RangeBitmap, rangeOffset } from "./range-allocation.js";
 
 /** Store key of the NodePort bitmap (upstream's key). */
 export const SERVICE_NODE_PORTS_KEY = "/registry/ranges/servicenodeports";
@@ -62,51 +62,42 @@ export class NodePortAllocator {
     return new AllocationError("not-in-range", `provided port is not in the valid range. The range of valid ports is ${this.rangeSpec}`);
   }
 
-  private async guard<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      if (err instanceof RangeMismatchError) throw new AllocationError("mismatched-range", err.message);
-      throw err;
-    }
-  }
-
   /** Reserves `port`: AllocationError "not-in-range" or "allocated" when it cannot be had. */
   async allocate(port: number): Promise<void> {
     if (!this.contains(port)) throw this.notInRange();
-    if (!(await this.guard(this.bitmap.allocate(port - this.base)))) throw new AllocationError("allocated", "provided port is already allocated");
+    if (!(await guardRange(this.bitmap.allocate(port - this.base)))) throw new AllocationError("allocated", "provided port is already allocated");
   }
 
   /** Checks what {@link allocate} would say, reserving nothing (dry run). */
   async check(port: number): Promise<void> {
     if (!this.contains(port)) throw this.notInRange();
-    if (await this.guard(this.bitmap.has(port - this.base))) throw new AllocationError("allocated", "provided port is already allocated");
+    if (await guardRange(this.bitmap.has(port - this.base))) throw new AllocationError("allocated", "provided port is already allocated");
   }
 
   /** Reserves a free port, preferring the upper band; AllocationError "full" when none is left. */
   async allocateNext(): Promise<number> {
-    const off = await this.guard(this.bitmap.allocateNext());
+    const off = await guardRange(this.bitmap.allocateNext());
     if (off === undefined) throw new AllocationError("full", "range is full");
     return this.base + off;
   }
 
   /** Frees `port`; a no-op when it is free or outside the range. */
   async release(port: number): Promise<void> {
-    if (this.contains(port)) await this.guard(this.bitmap.release(port - this.base));
+    if (this.contains(port)) await guardRange(this.bitmap.release(port - this.base));
   }
 
   /** Whether `port` is allocated now. */
   async has(port: number): Promise<boolean> {
-    return this.contains(port) ? this.guard(this.bitmap.has(port - this.base)) : false;
+    return this.contains(port) ? guardRange(this.bitmap.has(port - this.base)) : false;
   }
 
   /** Every allocated port, ascending. */
   async used(): Promise<number[]> {
-    return (await this.guard(this.bitmap.used())).map((o) => this.base + o);
+    return (await guardRange(this.bitmap.used())).map((o) => this.base + o);
   }
 
   /** Number of free ports. */
   free(): Promise<number> {
-    return this.guard(this.bitmap.free());
+    return guardRange(this.bitmap.free());
   }
 }
