@@ -17,7 +17,7 @@ import {
   invalidValue,
   notSupported,
   required,
-} from "../apiserver/services/field-errors.js";
+} from "../machinery/field-errors.js";
 import { dns1035Label, dns1123Subdomain } from "../apiserver/registry/meta-validation.js";
 import type { FieldError } from "../machinery/status-error.js";
 import type { JSONSchemaProps } from "./structural-schema.js";

@@ -16,7 +16,7 @@
  * allOf/anyOf/oneOf/not value validation, $ref, patternProperties.
  */
 import { isIPv4, isIPv6 } from "node:net";
-import { type GoValue, goNumber, goString, invalidValue, notSupported, required } from "../apiserver/services/field-errors.js";
+import { type GoValue, goNumber, goString, invalidValue, notSupported, required } from "../machinery/field-errors.js";
 import type { FieldError } from "../machinery/status-error.js";
 
 /** apiextensions.k8s.io/v1 JSONSchemaProps, the parts a structural schema may use. */

@@ -13,7 +13,7 @@
 import { type FieldError, forbidden, invalid, isNotFound, type StatusError } from "../../machinery/status-error.js";
 import type { ObjectStore } from "../registry/object-store.js";
 import type { KObject } from "../registry/types.js";
-import { forbidden as forbiddenField, goStringPtr, notSupported, required } from "../services/field-errors.js";
+import { forbidden as forbiddenField, goStringPtr, notSupported, required } from "../../machinery/field-errors.js";
 import type { AdmissionAttributes, AdmissionPlugin } from "./admission.js";
 
 /** Priority of pods naming no class when no class is globalDefault. */

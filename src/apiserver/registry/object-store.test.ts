@@ -41,3 +41,14 @@ test("listJson converts resources stored in another shape", async () => {
   assert.equal(list.items[0].note, "hello");
   assert.equal(list.items[0].regarding.name, "p");
 });
+
+test("validation errors read as upstream's", async () => {
+  const pods = storeFor("", "v1", "pods");
+  await assert.rejects(
+    pods.create("default", { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "a" }, { name: "c", image: "b" }] } }),
+    (err: Error) => {
+      assert.equal(err.message, 'Pod "p" is invalid: spec.containers[1].name: Duplicate value: "c"');
+      return true;
+    },
+  );
+});

@@ -4,6 +4,7 @@
  * grows here kind by kind.
  */
 import type { ResourceType } from "../../api/resources.js";
+import { duplicate, goString } from "../../machinery/field-errors.js";
 import type { FieldError } from "../../machinery/status-error.js";
 import { defaultPriorityClassFields, validatePriorityClass, validatePriorityClassUpdate } from "../admission/priority.js";
 import type { KObject, Strategy } from "./types.js";
@@ -75,7 +76,7 @@ function requireContainers(spec: Obj | undefined, path: string): FieldError[] {
   containers.forEach((c: Obj, i: number) => {
     const f = `${path}.containers[${i}]`;
     if (!c?.name) errs.push({ type: "FieldValueRequired", field: `${f}.name`, detail: "Required value" });
-    else if (seen.has(c.name as string)) errs.push({ type: "FieldValueDuplicate", field: `${f}.name`, detail: "Duplicate value", value: c.name });
+    else if (seen.has(c.name as string)) errs.push(duplicate(`${f}.name`, goString(c.name as string)));
     else seen.add(c.name as string);
     if (!c?.image) errs.push({ type: "FieldValueRequired", field: `${f}.image`, detail: "Required value" });
   });

@@ -23,7 +23,7 @@ import type { Store } from "../../storage/store.js";
 import { strategyFor } from "../registry/strategies.js";
 import type { KObject, Strategy, Undo, WriteOptions } from "../registry/types.js";
 import { AllocationError } from "./allocation-error.js";
-import { goNumber, goString, goStringPtr, goStrings, invalidValue } from "./field-errors.js";
+import { goNumber, goString, goStringPtr, goStrings, invalidValue } from "../../machinery/field-errors.js";
 import { ipFamilyOf } from "./ip.js";
 import { ServiceIPAllocator } from "./ip-allocator.js";
 import { NodePortAllocator } from "./port-allocator.js";

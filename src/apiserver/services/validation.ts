@@ -23,7 +23,7 @@ import {
   invalidValue,
   notSupported,
   required,
-} from "./field-errors.js";
+} from "../../machinery/field-errors.js";
 import { ipFamilyOf, parseIPv4 } from "./ip.js";
 import {
   externallyAccessible,

@@ -3,11 +3,12 @@
  * (apimachinery/pkg/util/validation/field/errors.go), including the Go `%#v`
  * rendering of non-scalar bad values (`[]string{"10.43.0.5"}`).
  *
- * The shared `fieldErrorMessage` prints every value as JSON and every type as
- * "Invalid value"; to stay exact, the errors built here carry the whole
- * upstream body in `detail` and no `value`, which that formatter prints as is.
+ * Prefer these builders for new validation code: each error carries the
+ * whole upstream body in `detail` and no `value`, which `fieldErrorMessage`
+ * prints as is (given a `value`, that formatter words every type as
+ * "Invalid value" with the value as JSON).
  */
-import type { FieldError } from "../../machinery/status-error.js";
+import type { FieldError } from "./status-error.js";
 
 /** A bad value already rendered as Go's fmt would print it. */
 export interface GoValue {
