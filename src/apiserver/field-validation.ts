@@ -25,7 +25,7 @@ function resolve(node: SchemaNode | undefined): (SchemaNode & { "x-kubernetes-pr
   return n;
 }
 
-function walk(value: unknown, node: SchemaNode | undefined, path: string, out: string[], prune = false): void {
+function walk(value: unknown, node: SchemaNode | undefined, path: string, out: string[], prune: boolean): void {
   const n = resolve(node);
   if (!n || n["x-kubernetes-preserve-unknown-fields"]) return;
   if (Array.isArray(value)) {
@@ -61,22 +61,6 @@ export function pruneUnknownFields(obj: unknown, definition: string): string[] {
   const out: string[] = [];
   walk(obj, { $ref: `#/definitions/${definition}` }, "", out, true);
   return out;
-}
-
-/** Paths of fields in `obj` that `definition` does not declare, e.g. `spec.replica`. */
-export function unknownFields(obj: unknown, definition: string): string[] {
-  const out: string[] = [];
-  walk(obj, { $ref: `#/definitions/${definition}` }, "", out);
-  return out;
-}
-
-/**
- * Applies a field-validation mode to `obj`: Strict refuses unknown fields
- * with upstream's 400, Warn returns warning texts, Ignore returns none.
- */
-export function checkFields(obj: unknown, definition: string, kind: string, version: string, mode: FieldValidation): string[] {
-  if (mode === "Ignore" || !defs[definition]) return [];
-  return decideUnknownFields(unknownFields(obj, definition), kind, version, mode);
 }
 
 /** Applies a field-validation mode to a list of unknown field paths. */

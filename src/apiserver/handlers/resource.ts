@@ -12,7 +12,7 @@ import type { UserInfo } from "../auth/authn.js";
 import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
 import { bindPod, evictPod } from "./pod-subresources.js";
-import { checkFields, decideUnknownFields, fieldValidationOf, pruneUnknownFields } from "../field-validation.js";
+import { decideUnknownFields, fieldValidationOf, pruneUnknownFields } from "../field-validation.js";
 import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
 import { send, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
@@ -262,10 +262,11 @@ export class ResourceHandler {
   private validateFields(r: Request, store: ObjectStore, obj: KObject): void {
     const mode = fieldValidationOf(r.url);
     const { kind, version, definition } = store.resource;
-    const custom = mode === "Ignore" ? undefined : store.unknownFields(obj);
-    const warnings = custom ? decideUnknownFields(custom, kind, version, mode) : checkFields(obj, definition, kind, version, mode);
-    // Fields the kind does not have are not stored (Warn and Ignore), as upstream's typed decoding drops them.
-    if (!store.resource.custom) pruneUnknownFields(obj, definition);
+    // One walk finds and drops the fields the kind does not have (they are never
+    // stored, as upstream's typed decoding drops them); Strict refuses them.
+    // Custom resources are pruned by their strategy, against their own schema.
+    const unknown = store.resource.custom ? (mode === "Ignore" ? [] : (store.unknownFields(obj) ?? [])) : pruneUnknownFields(obj, definition);
+    const warnings = decideUnknownFields(unknown, kind, version, mode);
     if (warnings.length > 0 && !r.res.headersSent) {
       r.res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     }
