@@ -91,18 +91,27 @@ export interface UpdateOptions extends CommonOptions {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
+const STATUS: readonly FieldPath[] = [["f:status"]];
+const METADATA = FieldSet.of([["f:metadata"]]);
+
 function tracked(set: FieldSet, o: CommonOptions): FieldSet {
-  let s = set;
-  for (const p of STRIPPED) s = s.withoutPrefix(p);
-  for (const p of o.resetFields ?? (o.subresource ? [] : [["f:status"]])) s = s.withoutPrefix(p);
+  const reset = o.resetFields ?? (o.subresource ? [] : STATUS);
   // `metadata` itself is never a member once its stripped children are gone.
-  return s.difference(FieldSet.of([["f:metadata"]]));
+  return set.withoutPrefixes([...STRIPPED, ...reset]).difference(METADATA);
 }
 
+/** A deep copy without managedFields, for code that mutates what it merges. */
 function withoutManagedFields(obj: KObject): KObject {
   const copy = structuredClone(obj);
   if (copy.metadata) delete copy.metadata.managedFields;
   return copy;
+}
+
+/** A shallow view without managedFields, for read-only comparisons (no deep copy per write). */
+function viewWithoutManagedFields(obj: KObject): KObject {
+  if (obj.metadata?.managedFields === undefined) return obj;
+  const { managedFields: _, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 function withManagedFields(obj: KObject, entries: readonly ManagerEntry[]): KObject {
@@ -271,8 +280,8 @@ export function updateManagedFields(o: UpdateOptions): KObject {
   } catch {
     entries = decodeManagedFields(o.old?.metadata?.managedFields);
   }
-  const old = o.old ? withoutManagedFields(o.old) : undefined;
-  const next = withoutManagedFields(o.next);
+  const old = o.old ? viewWithoutManagedFields(o.old) : undefined;
+  const next = viewWithoutManagedFields(o.next);
   const cmp = guard("updated", () => compareObjects(old, next, o.definition, types));
   const changed = tracked(cmp.modified.union(cmp.added), o);
   const removed = tracked(cmp.removed, o);

@@ -78,70 +78,83 @@ export function pathToString(path: FieldPath): string {
     .join("");
 }
 
+/** A node of the tree {@link FieldSet.toFieldsV1} builds before serialising it. */
+interface V1Node {
+  member: boolean;
+  readonly children: Map<PathElement, V1Node>;
+}
+
+function serialiseV1(node: V1Node): Obj {
+  const out: Obj = {};
+  // A member that is also a parent keeps a "." marker, first as upstream writes it.
+  if (node.member && node.children.size > 0) out["."] = {};
+  // Siblings in structured-merge-diff's order; sorting each node's few children beats sorting whole paths.
+  const names = [...node.children.keys()];
+  if (names.length > 1) names.sort(compareElements);
+  for (const pe of names) out[pe] = serialiseV1(node.children.get(pe)!);
+  return out;
+}
 /** An immutable set of field paths. */
 export class FieldSet {
   private readonly keys: ReadonlySet<string>;
 
-  private constructor(keys: Iterable<string>) {
-    this.keys = new Set(keys);
+  private constructor(keys: ReadonlySet<string>) {
+    this.keys = keys;
   }
 
   /** The empty set. */
   static empty(): FieldSet {
-    return new FieldSet([]);
+    return new FieldSet(new Set());
   }
 
   /** A set of the given paths. */
   static of(paths: Iterable<FieldPath>): FieldSet {
-    return new FieldSet([...paths].map(keyOf));
+    const keys = new Set<string>();
+    for (const p of paths) keys.add(keyOf(p));
+    return new FieldSet(keys);
   }
 
   /** Decodes a `fieldsV1` object; throws a TypeError on a malformed one. */
   static fromFieldsV1(fields: unknown): FieldSet {
-    const out: string[] = [];
-    const walk = (node: unknown, prefix: PathElement[]): void => {
-      if (!isObj(node)) throw new TypeError(`fieldsV1: expected an object at ${pathToString(prefix) || "the root"}`);
-      for (const [pe, child] of Object.entries(node)) {
+    const out = new Set<string>();
+    const walk = (node: unknown, prefix: string): void => {
+      if (!isObj(node)) throw new TypeError(`fieldsV1: expected an object at ${pathToString(pathOf(prefix)) || "the root"}`);
+      for (const pe in node) {
+        const child = node[pe];
         if (pe === ".") {
-          out.push(keyOf(prefix));
+          out.add(prefix);
           continue;
         }
-        if (!/^[fkvi]:/.test(pe)) throw new TypeError(`fieldsV1: invalid path element ${JSON.stringify(pe)}`);
-        const path = [...prefix, pe];
-        if (isObj(child) && Object.keys(child).length === 0) out.push(keyOf(path));
-        else walk(child, path);
+        const kind = pe.charCodeAt(0);
+        // f, k, v, i followed by ':'
+        if (pe.charCodeAt(1) !== 58 || (kind !== 102 && kind !== 107 && kind !== 118 && kind !== 105)) {
+          throw new TypeError(`fieldsV1: invalid path element ${JSON.stringify(pe)}`);
+        }
+        const key = prefix === "" ? pe : prefix + SEP + pe;
+        if (isObj(child) && isEmptyObject(child)) out.add(key);
+        else walk(child, key);
       }
     };
-    walk(fields, []);
+    walk(fields, "");
     return new FieldSet(out);
   }
 
   /** Encodes as `fieldsV1` JSON: members are `{}` leaves, or `".": {}` when they also have children. */
   toFieldsV1(): Record<string, unknown> {
-    const root: Obj = {};
-    for (const path of this.paths()) {
+    const root: V1Node = { member: false, children: new Map() };
+    for (const key of this.keys) {
       let node = root;
-      for (let i = 0; i < path.length; i++) {
-        const pe = path[i]!;
-        const last = i === path.length - 1;
-        let child = node[pe] as Obj | undefined;
+      for (const pe of pathOf(key)) {
+        let child = node.children.get(pe);
         if (!child) {
-          child = {};
-          node[pe] = child;
+          child = { member: false, children: new Map() };
+          node.children.set(pe, child);
         }
-        if (last) {
-          // A member that is also a parent keeps a "." marker.
-          if (Object.keys(child).length > 0 && !("." in child)) node[pe] = { ".": {}, ...child };
-        } else {
-          if (this.keys.has(keyOf(path.slice(0, i + 1))) && !("." in child)) {
-            child = { ".": {}, ...child };
-            node[pe] = child;
-          }
-          node = child;
-        }
+        node = child;
       }
+      node.member = true;
     }
-    return root;
+    return serialiseV1(root);
   }
 
   has(path: FieldPath): boolean {
@@ -162,26 +175,67 @@ export class FieldSet {
   }
 
   union(other: FieldSet): FieldSet {
-    return new FieldSet([...this.keys, ...other.keys]);
+    if (other.keys.size === 0) return this;
+    if (this.keys.size === 0) return other;
+    const keys = new Set(this.keys);
+    for (const k of other.keys) keys.add(k);
+    return new FieldSet(keys);
   }
 
   difference(other: FieldSet): FieldSet {
-    return new FieldSet([...this.keys].filter((k) => !other.keys.has(k)));
+    if (other.keys.size === 0 || this.keys.size === 0) return this;
+    const keys = new Set<string>();
+    for (const k of this.keys) if (!other.keys.has(k)) keys.add(k);
+    return new FieldSet(keys);
   }
 
   intersection(other: FieldSet): FieldSet {
-    return new FieldSet([...this.keys].filter((k) => other.keys.has(k)));
+    const keys = new Set<string>();
+    const [small, large] = this.keys.size <= other.keys.size ? [this.keys, other.keys] : [other.keys, this.keys];
+    for (const k of small) if (large.has(k)) keys.add(k);
+    return new FieldSet(keys);
   }
 
   equals(other: FieldSet): boolean {
-    return this.size === other.size && [...this.keys].every((k) => other.keys.has(k));
+    if (this.size !== other.size) return false;
+    for (const k of this.keys) if (!other.keys.has(k)) return false;
+    return true;
   }
 
   /** The paths whose first elements are `prefix` removed (used to drop server-owned metadata). */
   withoutPrefix(prefix: FieldPath): FieldSet {
-    const p = keyOf(prefix);
-    return new FieldSet([...this.keys].filter((k) => k !== p && !k.startsWith(p + SEP)));
+    return this.withoutPrefixes([prefix]);
   }
+
+  /** The set without `prefixes` and everything under them, in one pass. */
+  withoutPrefixes(prefixes: readonly FieldPath[]): FieldSet {
+    // Grouped by first element, so most keys are settled by one lookup.
+    const byHead = new Map<string, string[]>();
+    for (const p of prefixes) {
+      if (p.length === 0) return FieldSet.empty();
+      const list = byHead.get(p[0]!) ?? [];
+      list.push(keyOf(p));
+      byHead.set(p[0]!, list);
+    }
+    const keys = new Set<string>();
+    for (const k of this.keys) {
+      const cut = k.indexOf(SEP);
+      const candidates = byHead.get(cut < 0 ? k : k.slice(0, cut));
+      if (candidates?.some((p) => k === p || (k.startsWith(p) && k.charAt(p.length) === SEP))) continue;
+      keys.add(k);
+    }
+    return keys.size === this.keys.size ? this : new FieldSet(keys);
+  }
+
+  /** @internal Builds a set from encoded keys (what {@link fieldValues} returns). */
+  static fromKeys(keys: Iterable<string>): FieldSet {
+    return new FieldSet(new Set(keys));
+  }
+}
+
+function isEmptyObject(o: Obj): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** The encoded path element of a list item, or undefined when the item lacks a key field. */
@@ -213,44 +267,54 @@ const NODE = "\u0000node";
 export function fieldValues(obj: unknown, definition: string, defs: Definitions | TypeResolver, withMapFields = false): Map<string, string> {
   const types = defs instanceof TypeResolver ? defs : new TypeResolver(defs);
   const out = new Map<string, string>();
-  const walk = (value: unknown, node: SchemaNode | undefined, path: PathElement[]): TypeInfo => {
+  const join = (prefix: string, pe: string): string => (prefix === "" ? pe : prefix + SEP + pe);
+  // Keys are the encoded paths joined by SEP, built incrementally (no per-node path arrays).
+  const walk = (value: unknown, node: SchemaNode | undefined, key: string): TypeInfo => {
     const info = types.info(node, value);
-    if (info.kind === "scalar" || ((info.kind === "struct" || info.kind === "map") && info.atomic) || (info.kind === "list" && info.listType === "atomic")) {
-      out.set(keyOf(path), canonicalJson(value));
+    if (info.kind === "scalar") {
+      out.set(key, typeof value === "string" ? JSON.stringify(value) : canonicalJson(value));
+      return info;
+    }
+    if (((info.kind === "struct" || info.kind === "map") && info.atomic) || (info.kind === "list" && info.listType === "atomic")) {
+      out.set(key, canonicalJson(value));
       return info;
     }
     if (info.kind === "list") {
-      (value as unknown[]).forEach((item, i) => {
+      const items = value as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
         const pe = listItemElement(info, item, i);
-        if (pe === undefined) throw new TypeError(`${pathToString(path)}: associative list with keys has an element that omits key field(s) ${info.keys.join(", ")}`);
-        const childPath = [...path, pe];
-        const childInfo = walk(item, info.node, childPath);
-        if ((childInfo.kind === "struct" || childInfo.kind === "map") && !out.has(keyOf(childPath))) out.set(keyOf(childPath), NODE);
-      });
+        if (pe === undefined) throw new TypeError(`${pathToString(pathOf(key))}: associative list with keys has an element that omits key field(s) ${info.keys.join(", ")}`);
+        const childKey = join(key, pe);
+        const childInfo = walk(item, info.node, childKey);
+        if ((childInfo.kind === "struct" || childInfo.kind === "map") && !out.has(childKey)) out.set(childKey, NODE);
+      }
       return info;
     }
-    const entries = Object.entries(value as Obj);
-    // An empty struct or map is itself a member (`"f:resources":{}`), as upstream records it.
-    if (entries.length === 0 && path.length > 0) out.set(keyOf(path), "{}");
-    for (const [k, v] of entries) {
+    const o = value as Obj;
+    let empty = true;
+    for (const k in o) {
+      empty = false;
       const { node: childNode, named } = types.child(info, k);
-      const childPath = [...path, `f:${k}`];
-      const childInfo = walk(v, childNode, childPath);
+      const childKey = join(key, `f:${k}`);
+      const childInfo = walk(o[k], childNode, childKey);
       // Map entries (not struct fields) are members even when they hold objects; for comparisons, so
       // are struct fields holding granular maps (upstream's Update entries own `f:labels` as ".").
-      if (!out.has(keyOf(childPath)) && ((!named && childInfo.kind !== "scalar") || (named && withMapFields && childInfo.kind === "map"))) {
-        out.set(keyOf(childPath), NODE);
+      if (!out.has(childKey) && ((!named && childInfo.kind !== "scalar") || (named && withMapFields && childInfo.kind === "map"))) {
+        out.set(childKey, NODE);
       }
     }
+    // An empty struct or map is itself a member (`"f:resources":{}`), as upstream records it.
+    if (empty && key !== "") out.set(key, "{}");
     return info;
   };
-  walk(obj, types.root(definition), []);
+  walk(obj, types.root(definition), "");
   return out;
 }
 
 /** The set of fields `obj` sets (upstream's `ToFieldSet`). */
 export function toFieldSet(obj: unknown, definition: string, defs: Definitions | TypeResolver): FieldSet {
-  return FieldSet.of([...fieldValues(obj, definition, defs).keys()].map(pathOf));
+  return FieldSet.fromKeys(fieldValues(obj, definition, defs).keys());
 }
 
 /** Added, removed and modified paths between two objects (upstream's `Compare`). */
@@ -264,14 +328,14 @@ export interface Comparison {
 export function compareObjects(from: unknown, to: unknown, definition: string, defs: Definitions | TypeResolver): Comparison {
   const a = from === undefined ? new Map<string, string>() : fieldValues(from, definition, defs, true);
   const b = fieldValues(to, definition, defs, true);
-  const added: FieldPath[] = [];
-  const removed: FieldPath[] = [];
-  const modified: FieldPath[] = [];
+  const added: string[] = [];
+  const removed: string[] = [];
+  const modified: string[] = [];
   for (const [k, v] of b) {
     const old = a.get(k);
-    if (old === undefined) added.push(pathOf(k));
-    else if (old !== v) modified.push(pathOf(k));
+    if (old === undefined) added.push(k);
+    else if (old !== v) modified.push(k);
   }
-  for (const k of a.keys()) if (!b.has(k)) removed.push(pathOf(k));
-  return { added: FieldSet.of(added), removed: FieldSet.of(removed), modified: FieldSet.of(modified) };
+  for (const k of a.keys()) if (!b.has(k)) removed.push(k);
+  return { added: FieldSet.fromKeys(added), removed: FieldSet.fromKeys(removed), modified: FieldSet.fromKeys(modified) };
 }

@@ -303,7 +303,7 @@ export class ResourceHandler {
   /** JSON lists straight from the stored bytes (the common case, and the large one). */
   private async listJson(r: Request, store: ObjectStore, ns: string | undefined, opts: Parameters<ObjectStore["listJson"]>[1]): Promise<void> {
     const body = await store.listJson(ns, opts);
-    r.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    r.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length });
     r.res.end(body);
   }
 
@@ -369,7 +369,7 @@ export class ResourceHandler {
     obj.metadata ??= {};
     if (ns) obj.metadata.namespace ??= ns;
     await this.admit(r, store, "CREATE", obj, undefined, dryRun);
-    const created = await store.create(ns, this.track(r, store, undefined, obj), { dryRun, fieldManager: this.manager(r) });
+    const created = await store.create(ns, this.track(r, store, undefined, obj), { dryRun, fieldManager: this.manager(r), bodyOwned: true });
     this.respondObject(r, store, 201, created, rendering);
   }
 

@@ -19,14 +19,14 @@ test("listJson is the same list as list(), built from stored bytes", async () =>
     await cms.create("default", { data: { i: String(i) }, metadata: { name: `cm-${String(i).padStart(2, "0")}`, labels: { even: String(i % 2 === 0) } }, kind: "ConfigMap", apiVersion: "v1" });
   }
   const all = await cms.list("default");
-  assert.deepEqual(JSON.parse(await cms.listJson("default")), all);
+  assert.deepEqual(JSON.parse((await cms.listJson("default")).toString()), all);
   assert.equal(all.items[3]!.metadata!.resourceVersion !== undefined, true);
   const page = await cms.list("default", { limit: 5 });
-  assert.deepEqual(JSON.parse(await cms.listJson("default", { limit: 5 })), page);
+  assert.deepEqual(JSON.parse((await cms.listJson("default", { limit: 5 })).toString()), page);
   assert.equal(page.metadata.remainingItemCount, 7);
-  const next = JSON.parse(await cms.listJson("default", { limit: 5, continue: page.metadata.continue }));
+  const next = JSON.parse((await cms.listJson("default", { limit: 5, continue: page.metadata.continue })).toString());
   assert.deepEqual(next.items.map((c: { metadata: { name: string } }) => c.metadata.name), ["cm-05", "cm-06", "cm-07", "cm-08", "cm-09"]);
-  const even = JSON.parse(await cms.listJson("default", { labelSelector: parseLabelSelector("even=true") }));
+  const even = JSON.parse((await cms.listJson("default", { labelSelector: parseLabelSelector("even=true") })).toString());
   assert.equal(even.items.length, 6);
 });
 
@@ -35,7 +35,7 @@ test("listJson converts resources stored in another shape", async () => {
   const core = storeFor("", "v1", "events", backing);
   const v1 = storeFor("events.k8s.io", "v1", "events", backing);
   await core.create("default", { metadata: { name: "e1" }, involvedObject: { kind: "Pod", name: "p" }, message: "hello", reason: "R" });
-  const list = JSON.parse(await v1.listJson("default"));
+  const list = JSON.parse((await v1.listJson("default")).toString());
   assert.equal(list.kind, "EventList");
   assert.equal(list.apiVersion, "events.k8s.io/v1");
   assert.equal(list.items[0].note, "hello");

@@ -197,30 +197,38 @@ export class ObjectStore {
   }
 
   /**
-   * The JSON text of a list, built from the stored bytes without decoding
+   * The JSON of a list as bytes, built from the stored bytes without decoding
    * each object (only the resourceVersion is spliced in): a LIST of 10,000
-   * pods then costs no parse and no re-serialisation. Falls back to the
-   * decoded path for converted resources and filtered lists.
+   * pods then costs no parse, no re-serialisation and no UTF-16 round trip.
+   * Falls back to the decoded path for converted resources and filtered lists.
    */
-  async listJson(ns: string | undefined, opts: ListOptions = {}): Promise<string> {
+  async listJson(ns: string | undefined, opts: ListOptions = {}): Promise<Buffer> {
     const { kvs, objects, metadata } = await this.collect(ns, opts);
-    const parts = objects ? objects.map((o) => JSON.stringify(o)) : kvs.map((kv) => this.rawWithVersion(kv));
     const head = `{"apiVersion":${JSON.stringify(apiVersionOf(this.resource))},"kind":${JSON.stringify(`${this.resource.kind}List`)},"metadata":${JSON.stringify(metadata)},"items":[`;
-    return `${head}${parts.join(",")}]}`;
+    const parts: Uint8Array[] = [Buffer.from(head)];
+    const comma = Buffer.from(",");
+    const items = objects ? objects.map((o) => [Buffer.from(JSON.stringify(o))]) : kvs.map((kv) => this.rawWithVersion(kv));
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) parts.push(comma);
+      for (const c of items[i]!) parts.push(c);
+    }
+    parts.push(Buffer.from("]}"));
+    return Buffer.concat(parts);
   }
 
-  /** A stored object's JSON with its resourceVersion, spliced when the layout allows it. */
-  private rawWithVersion(kv: KeyValue): string {
-    const text = dec.decode(kv.value);
+  /** A stored object's JSON with its resourceVersion, as byte chunks, spliced when the layout allows it. */
+  private rawWithVersion(kv: KeyValue): Uint8Array[] {
     if (!this.codec) {
-      const m = STORED_HEAD.exec(text.slice(0, 512));
+      const value = Buffer.isBuffer(kv.value) ? kv.value : Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength);
+      // The head is ASCII up to the splice point, so latin1 offsets are byte offsets.
+      const m = STORED_HEAD.exec(value.toString("latin1", 0, 512));
       if (m) {
         const at = m[0].length;
-        const sep = text[at] === "}" ? "" : ",";
-        return `${text.slice(0, at)}"resourceVersion":"${kv.modRevision}"${sep}${text.slice(at)}`;
+        const sep = value[at] === 0x7d /* } */ ? "" : ",";
+        return [value.subarray(0, at), Buffer.from(`"resourceVersion":"${kv.modRevision}"${sep}`), value.subarray(at)];
       }
     }
-    return JSON.stringify(this.decode(kv));
+    return [Buffer.from(JSON.stringify(this.decode(kv)))];
   }
 
   /** Pages through the store for a list: matching key-values (and decoded objects when filtering needed them). */
@@ -338,7 +346,7 @@ export class ObjectStore {
   }
 
   async create(ns: string | undefined, body: KObject, opts: WriteOptions = {}): Promise<KObject> {
-    const obj = structuredClone(body);
+    const obj = opts.bodyOwned ? body : structuredClone(body);
     this.checkTypeMeta(obj);
     this.checkNamespace(obj, ns);
     const meta = obj.metadata!;

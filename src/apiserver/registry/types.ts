@@ -83,6 +83,11 @@ export type Undo = () => Promise<void>;
 export interface WriteOptions {
   readonly dryRun?: boolean;
   readonly fieldManager?: string;
+  /**
+   * The caller hands the body over (it was parsed for this request alone):
+   * the store may fill it in place and keep it instead of copying it first.
+   */
+  readonly bodyOwned?: boolean;
 }
 
 /** DeleteOptions as sent in a DELETE body or query. */

@@ -6,6 +6,14 @@
  * one event-loop turn: a watcher's history replay and its registration for
  * live events happen atomically, and the in-memory revision counter cannot
  * race with commits.
+ *
+ * Group commit: the writes of one event-loop turn share one transaction
+ * (each in its own savepoint, so a failed CAS undoes only itself), committed
+ * on the next `setImmediate`. A write's promise resolves and its watch events
+ * are published only after that COMMIT, so nothing is acknowledged or seen
+ * before it is durable; reads wait for a pending commit so they never see
+ * uncommitted data. One commit per turn instead of per write is what lets
+ * concurrent creates scale (fewer WAL appends and lock round trips).
  */
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -70,6 +78,17 @@ interface Row {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The writes of one event-loop turn, committed together. */
+interface PendingBatch {
+  /** The revision committed before the batch began. */
+  readonly startRev: number;
+  readonly events: WatchEvent[];
+  /** Settles once the batch's COMMIT has run (rejects if it failed). */
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
 const REPLAY_BATCH = 1000;
 
 function toKv(r: Row): KeyValue {
@@ -102,6 +121,7 @@ export class SqliteStore implements Store {
   /** One cached transaction wrapper; building one per write costs ~30% of a commit. */
   private readonly inTransaction: <T>(fn: () => T) => T;
   private readonly checkpointer?: Checkpointer;
+  private batch?: PendingBatch;
 
   private constructor(
     db: Database.Database,
@@ -164,6 +184,9 @@ export class SqliteStore implements Store {
     const db = this.db;
     return {
       revision: db.prepare(CURRENT_REVISION_SQL),
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      rollback: db.prepare("ROLLBACK"),
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
       latest: db.prepare("SELECT l.* FROM current c JOIN log l ON l.id = c.id WHERE c.name = ?"),
@@ -213,7 +236,18 @@ export class SqliteStore implements Store {
     return revision === this.rev ? 0 : revision;
   }
 
+  /** The revision of the last committed write (writes of a pending batch are not yet visible). */
+  private get committedRev(): number {
+    return this.batch ? this.batch.startRev : this.rev;
+  }
+
+  /** Waits for a pending group commit, so a read sees only committed data. */
+  private async settled(): Promise<void> {
+    while (this.batch) await this.batch.done.catch(() => undefined);
+  }
+
   async get(key: string, opts: GetOptions = {}): Promise<GetResult> {
+    if (this.batch) await this.settled();
     const at = this.checkReadRevision(opts.revision);
     const row = (at ? this.q.atRevision.get(key, at) : this.q.latest.get(key)) as Row | undefined;
     const kv = row && !row.deleted ? toKv(row) : undefined;
@@ -221,6 +255,7 @@ export class SqliteStore implements Store {
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    if (this.batch) await this.settled();
     const at = this.checkReadRevision(opts.revision);
     const start = opts.startKey && opts.startKey > prefix ? opts.startKey : prefix;
     const end = prefixEnd(prefix);
@@ -238,12 +273,13 @@ export class SqliteStore implements Store {
   }
 
   async count(prefix: string): Promise<{ count: number; revision: number }> {
+    if (this.batch) await this.settled();
     const n = (this.q.countLatest.get(prefix, prefixEnd(prefix)) as { n: number }).n;
     return { count: n, revision: this.rev };
   }
 
   async currentRevision(): Promise<number> {
-    return this.rev;
+    return this.committedRev;
   }
 
   // ---- writes ----
@@ -254,19 +290,63 @@ export class SqliteStore implements Store {
     if (!row || row.expires_at <= this.clock.now()) throw new LeaseNotFoundError(lease);
   }
 
-  /** Runs `fn` in one transaction and publishes its events after the commit. */
-  private commit<T>(fn: () => { result: T; events: WatchEvent[] }): T {
-    if (this.closed) throw new StoreOpenError("the store is closed");
+  /**
+   * Runs `fn` in the current group-commit batch (opening one if needed);
+   * resolves with its result once the batch has committed, and publishes
+   * its events then. A throw from `fn` rolls back only `fn`'s savepoint.
+   */
+  private commit<T>(fn: () => { result: T; events: WatchEvent[] }): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreOpenError("the store is closed"));
+    const batch = this.batch ?? this.openBatch();
     const before = this.rev;
     let out: { result: T; events: WatchEvent[] };
     try {
+      // Inside the open transaction better-sqlite3 runs this as a SAVEPOINT.
       out = this.inTransaction(fn);
     } catch (err) {
       this.rev = before;
-      throw err;
+      return Promise.reject(err);
     }
-    if (out.events.length > 0) this.hub.publish(out.events, this.rev);
-    return out.result;
+    for (const e of out.events) batch.events.push(e);
+    return batch.done.then(() => out.result);
+  }
+
+  private openBatch(): PendingBatch {
+    this.q.begin.run();
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers that never await (lease sweeps) must not leave an unhandled rejection.
+    done.catch(() => undefined);
+    const batch: PendingBatch = { startRev: this.rev, events: [], done, resolve, reject };
+    this.batch = batch;
+    setImmediate(() => this.flush());
+    return batch;
+  }
+
+  /** Commits the pending batch, then acknowledges its writes and publishes their events. */
+  private flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    try {
+      this.q.commit.run();
+    } catch (err) {
+      try {
+        this.q.rollback.run();
+      } catch {
+        // SQLite may already have rolled back (e.g. SQLITE_FULL)
+      }
+      this.rev = batch.startRev;
+      this.log.error("store commit failed", { err: (err as Error).message });
+      batch.reject(err);
+      return;
+    }
+    if (batch.events.length > 0) this.hub.publish(batch.events, this.rev);
+    batch.resolve();
   }
 
   private writeRow(name: string, deleted: boolean, createRev: number, prevRev: number, version: number, lease: number, value: Uint8Array): number {
@@ -331,25 +411,31 @@ export class SqliteStore implements Store {
 
   async grantLease(ttlSeconds: number): Promise<number> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds));
-    const info = this.q.leaseInsert.run(ttl, this.clock.now() + ttl * 1000);
-    return Number(info.lastInsertRowid);
+    return this.commit(() => {
+      const info = this.q.leaseInsert.run(ttl, this.clock.now() + ttl * 1000);
+      return { result: Number(info.lastInsertRowid), events: [] };
+    });
   }
 
   async keepAliveLease(id: number): Promise<void> {
-    const row = this.q.leaseGet.get(id) as { ttl: number; expires_at: number } | undefined;
-    const now = this.clock.now();
-    if (!row || row.expires_at <= now) throw new LeaseNotFoundError(id);
-    this.q.leaseTouch.run(now + row.ttl * 1000, id);
+    return this.commit(() => {
+      const row = this.q.leaseGet.get(id) as { ttl: number; expires_at: number } | undefined;
+      const now = this.clock.now();
+      if (!row || row.expires_at <= now) throw new LeaseNotFoundError(id);
+      this.q.leaseTouch.run(now + row.ttl * 1000, id);
+      return { result: undefined, events: [] };
+    });
   }
 
   async revokeLease(id: number): Promise<void> {
+    if (this.batch) await this.settled();
     if (!this.q.leaseGet.get(id)) throw new LeaseNotFoundError(id);
-    this.dropLease(id);
+    return this.dropLease(id);
   }
 
   /** Deletes a lease and every key attached to it, one revision per key. */
-  private dropLease(id: number): void {
-    this.commit(() => {
+  private dropLease(id: number): Promise<void> {
+    return this.commit(() => {
       const events: WatchEvent[] = [];
       for (const { name } of this.q.leaseKeys.all(id) as { name: string }[]) {
         events.push(this.deleteRow(this.q.latest.get(name) as Row));
@@ -369,7 +455,7 @@ export class SqliteStore implements Store {
     for (;;) {
       const expired = this.q.leaseExpired.all(this.clock.now()) as { id: number }[];
       if (expired.length === 0) return n;
-      for (const { id } of expired) this.dropLease(id);
+      for (const { id } of expired) void this.dropLease(id).catch((err: Error) => this.log.warn("lease expiry failed", { lease: id, err: err.message }));
       n += expired.length;
     }
   }
@@ -377,22 +463,24 @@ export class SqliteStore implements Store {
   // ---- watch ----
 
   watch(prefix: string, opts: WatchOptions = {}): AsyncIterable<WatchBatch> {
-    const start = opts.startRevision && opts.startRevision > 0 ? opts.startRevision : this.rev + 1;
+    // Only committed history is replayed; a pending batch reaches the watcher when it is published.
+    const committed = this.committedRev;
+    const start = opts.startRevision && opts.startRevision > 0 ? opts.startRevision : committed + 1;
     if (start < this.compactRev) {
       const q = new WatchQueue({ signal: opts.signal });
       q.fail(new CompactedError(start, this.compactRev));
       return q;
     }
     const end = prefixEnd(prefix);
-    const queue = this.hub.subscribe(prefix, Math.max(start, this.rev + 1), {
+    const queue = this.hub.subscribe(prefix, Math.max(start, committed + 1), {
       signal: opts.signal,
       progressIntervalMs: opts.progressIntervalMs,
-      currentRevision: () => this.rev,
+      currentRevision: () => this.committedRev,
     });
     // Replay history synchronously, before any later commit can be published.
     let from = start;
-    while (from <= this.rev && !queue.isClosed) {
-      const rows = this.q.replay.all(from, this.rev, prefix, end, REPLAY_BATCH) as Row[];
+    while (from <= committed && !queue.isClosed) {
+      const rows = this.q.replay.all(from, committed, prefix, end, REPLAY_BATCH) as Row[];
       if (rows.length === 0) break;
       queue.push({ events: rows.map((r) => this.rowEvent(r)), revision: rows[rows.length - 1]!.id });
       from = rows[rows.length - 1]!.id + 1;
@@ -413,6 +501,7 @@ export class SqliteStore implements Store {
   // ---- compaction ----
 
   async compact(revision: number): Promise<void> {
+    await this.settled();
     if (revision > this.rev) throw new FutureRevisionError(revision, this.rev);
     if (revision <= this.compactRev) return;
     // Delete in slices so a large compaction never holds the write lock long.
@@ -421,9 +510,12 @@ export class SqliteStore implements Store {
     const step = 10_000;
     for (let lo = 0; lo < revision; lo += step) {
       const hi = Math.min(lo + step, revision);
+      // Outside any group-commit batch: a slice is its own transaction.
+      await this.settled();
       this.inTransaction(() => this.q.compactStep.run(lo, hi, revision));
       if (hi < revision) await new Promise((r) => setImmediate(r));
     }
+    await this.settled();
     this.q.setMeta.run("compact_revision", String(revision));
     this.compactRev = Math.max(this.compactRev, revision);
     // Hand freed pages back to the file system (auto_vacuum = INCREMENTAL).
@@ -434,6 +526,7 @@ export class SqliteStore implements Store {
   // ---- status, snapshots, lifecycle ----
 
   async status(): Promise<StoreStatus> {
+    await this.settled();
     return {
       backend: this.path === ":memory:" ? "memory" : "sqlite",
       revision: this.rev,
@@ -458,6 +551,7 @@ export class SqliteStore implements Store {
   }
 
   async saveSnapshot(path: string): Promise<SnapshotInfo> {
+    await this.settled();
     // In memory there is no second connection to read from.
     return this.path === ":memory:" ? saveSqliteSnapshot(this.db, path, "memory") : saveSqliteSnapshot(this.path, path);
   }
@@ -468,6 +562,7 @@ export class SqliteStore implements Store {
       checkSize(e.key, e.value);
       all.push(e);
     }
+    await this.settled();
     const before = this.rev;
     const replace = this.db.transaction(() => {
       this.db.exec("DELETE FROM log; DELETE FROM current; DELETE FROM lease;");
@@ -505,6 +600,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Commit what was acknowledged-to-be; its callers are waiting for it.
+    this.flush();
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.hub.endAll();
