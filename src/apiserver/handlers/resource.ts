@@ -83,6 +83,20 @@ function selectors(url: URL, r: ResourceType) {
   }
 }
 
+/** Watched objects' JSON, kept while the object lives: watchers of one event share its object (see ObjectStore.watch). */
+const watchJson = new WeakMap<object, string>();
+
+/** One line of a watch stream; an object's JSON is built once however many watchers send it. */
+function watchLine(type: string, object: unknown): string {
+  if (object === null || typeof object !== "object") return `${JSON.stringify({ type, object })}\n`;
+  let json = watchJson.get(object);
+  if (json === undefined) {
+    json = JSON.stringify(object);
+    watchJson.set(object, json);
+  }
+  return `{"type":${JSON.stringify(type)},"object":${json}}\n`;
+}
+
 export class ResourceHandler {
   constructor(private readonly opts: ResourceHandlerOptions) {}
 
@@ -340,7 +354,7 @@ export class ResourceHandler {
         if (rendering.kind === "table" && this.opts.printTable && ev.type !== "ERROR" && ev.type !== "BOOKMARK") {
           object = this.opts.printTable(store.resource, [ev.object as KObject], undefined, rendering);
         }
-        r.res.write(JSON.stringify({ type: ev.type, object }) + "\n");
+        r.res.write(watchLine(ev.type, object));
         if (ev.type === "ERROR") break;
       }
     } catch (err) {

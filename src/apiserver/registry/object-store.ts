@@ -98,6 +98,8 @@ export class ObjectStore {
   private readonly qualified: { group: string; resource: string };
   private readonly hasStatus: boolean;
   private readonly codec?: Codec;
+  /** Watch events' objects, decoded once per event however many watchers receive it. */
+  private readonly sharedDecodes = new WeakMap<KeyValue, KObject>();
   /** A lease shared by objects written within a minute, as upstream's lease manager reuses them. */
   private lease?: { id: number; grantedAt: number };
 
@@ -588,17 +590,17 @@ export class ObjectStore {
           continue;
         }
         for (const e of batch.events) {
-          const prev = e.prevKv ? this.decode(e.prevKv) : undefined;
           if (e.type === "delete") {
-            if (!prev) continue;
-            prev.metadata!.resourceVersion = String(e.kv.modRevision);
-            if (match(prev)) yield { type: "DELETED", object: prev };
+            const gone = this.decodeShared(e.kv, e.prevKv);
+            if (gone && match(gone)) yield { type: "DELETED", object: gone };
             continue;
           }
-          const obj = this.decode(e.kv);
+          const prev = e.prevKv && filtered ? this.decodeShared(e.prevKv) : undefined;
+          const obj = this.decodeShared(e.kv)!;
           const now = match(obj);
-          const before = prev ? match(prev) : false;
-          if (now && (!prev || !before)) yield { type: "ADDED", object: obj };
+          // Unfiltered, any earlier version was visible: MODIFIED when there was one.
+          const before = filtered ? (prev ? match(prev) : false) : !!e.prevKv;
+          if (now && !before) yield { type: "ADDED", object: obj };
           else if (now && before) yield { type: "MODIFIED", object: obj };
           else if (!now && before) yield { type: "DELETED", object: obj };
         }
@@ -611,6 +613,28 @@ export class ObjectStore {
       if (err instanceof FutureRevisionError) return;
       throw err;
     }
+  }
+
+  /**
+   * Decodes a watch event's key-value once for every watcher it fans out to
+   * (the store hands each subscriber the same event objects): 500 watchers
+   * then cost one parse per write, not 500. The result is shared, so it is
+   * read-only. With `deletedFrom`, `kv` is a tombstone and the object is the
+   * last state `deletedFrom` held, stamped with the deletion's revision.
+   */
+  private decodeShared(kv: KeyValue, deletedFrom?: KeyValue): KObject | undefined {
+    let obj = this.sharedDecodes.get(kv);
+    if (obj) return obj;
+    if (deletedFrom) {
+      obj = this.decode(deletedFrom);
+      obj.metadata!.resourceVersion = String(kv.modRevision);
+    } else if (kv.value.byteLength > 0) {
+      obj = this.decode(kv);
+    } else {
+      return undefined;
+    }
+    this.sharedDecodes.set(kv, obj);
+    return obj;
   }
 
   private bookmark(revision: number, initialEventsEnd: boolean): ApiWatchEvent {
