@@ -307,11 +307,11 @@ export class ResourceHandler {
       resourceVersionMatch: r.url.searchParams.get("resourceVersionMatch") ?? undefined,
     };
     if (rendering.kind === "json") return this.listJson(r, store, ns, opts);
-    const list = await store.list(ns, opts);
     if (rendering.kind === "table" && this.opts.printTable) {
+      const list = await store.listReadOnly(ns, opts);
       return send(r.res, 200, this.opts.printTable(store.resource, list.items, list.metadata, rendering));
     }
-    send(r.res, 200, list, rendering);
+    send(r.res, 200, await store.list(ns, opts), rendering);
   }
 
   /** JSON lists straight from the stored bytes (the common case, and the large one). */

@@ -71,6 +71,8 @@ const enc = new TextEncoder();
 /** How every object skiff stores begins (see encode): the splice point for resourceVersion. */
 const STORED_HEAD = /^\{"apiVersion":"[^"\\]*","kind":"[^"\\]*","metadata":\{/;
 const dec = new TextDecoder();
+/** Decoded objects an ObjectStore keeps for read-only paths (about 2.5 KB of heap per pod). */
+const DECODED_CACHE_MAX = 50_000;
 const NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 
 /** RFC 3339 at second precision, as metav1.Time marshals. */
@@ -98,8 +100,14 @@ export class ObjectStore {
   private readonly qualified: { group: string; resource: string };
   private readonly hasStatus: boolean;
   private readonly codec?: Codec;
-  /** Watch events' objects, decoded once per event however many watchers receive it. */
+  /** Deleted objects of watch events, built once per event however many watchers receive it. */
   private readonly sharedDecodes = new WeakMap<KeyValue, KObject>();
+  /**
+   * Decoded objects by key, valid while the stored revision matches: what
+   * read-only paths (Table lists, watches, selector filtering) share instead
+   * of parsing every object again, as upstream's watch cache serves lists.
+   */
+  private readonly decoded = new Map<string, { readonly rev: number; readonly obj: KObject }>();
   /** A lease shared by objects written within a minute, as upstream's lease manager reuses them. */
   private lease?: { id: number; grantedAt: number };
 
@@ -199,6 +207,41 @@ export class ObjectStore {
   }
 
   /**
+   * A list whose items are shared with other readers and MUST NOT be
+   * modified: for rendering (Tables, watch streams), where parsing 10,000
+   * objects again for every request would dominate.
+   */
+  async listReadOnly(ns: string | undefined, opts: ListOptions = {}): Promise<KList> {
+    const { kvs, objects, metadata } = await this.collect(ns, opts, true);
+    const items = objects ?? kvs.map((kv) => this.decodeReadOnly(kv));
+    if (!opts.limit && !opts.continue && !opts.resourceVersion && !objects) this.pruneDecoded(ns, kvs);
+    return { apiVersion: apiVersionOf(this.resource), kind: `${this.resource.kind}List`, metadata, items };
+  }
+
+  /** The cached decoding of `kv` (shared: read-only), decoding and caching it when stale. */
+  private decodeReadOnly(kv: KeyValue): KObject {
+    const hit = this.decoded.get(kv.key);
+    if (hit && hit.rev === kv.modRevision) return hit.obj;
+    const obj = this.decode(kv);
+    if (hit) this.decoded.delete(kv.key);
+    this.decoded.set(kv.key, { rev: kv.modRevision, obj });
+    if (this.decoded.size > DECODED_CACHE_MAX) {
+      // Map order is insertion order: drop the least recently refreshed.
+      const oldest = this.decoded.keys().next().value;
+      if (oldest !== undefined) this.decoded.delete(oldest);
+    }
+    return obj;
+  }
+
+  /** After a whole-collection list: forgets cached objects under it that no longer exist. */
+  private pruneDecoded(ns: string | undefined, live: readonly KeyValue[]): void {
+    const prefix = collectionPrefix(this.resource.group, this.resource.plural, this.resource.namespaced ? ns : undefined);
+    if (this.decoded.size <= live.length) return;
+    const keep = new Set(live.map((kv) => kv.key));
+    for (const key of this.decoded.keys()) if (key.startsWith(prefix) && !keep.has(key)) this.decoded.delete(key);
+  }
+
+  /**
    * The JSON of a list as bytes, built from the stored bytes without decoding
    * each object (only the resourceVersion is spliced in): a LIST of 10,000
    * pods then costs no parse, no re-serialisation and no UTF-16 round trip.
@@ -237,6 +280,7 @@ export class ObjectStore {
   private async collect(
     ns: string | undefined,
     opts: ListOptions,
+    readOnly = false,
   ): Promise<{ kvs: KeyValue[]; objects?: KObject[]; metadata: KList["metadata"] }> {
     const prefix = collectionPrefix(this.resource.group, this.resource.plural, this.resource.namespaced ? ns : undefined);
     let revision = await this.readRevision(opts.resourceVersion, opts.resourceVersionMatch);
@@ -268,7 +312,7 @@ export class ObjectStore {
           const kv = page.kvs[i]!;
           lastKey = kv.key;
           if (objects) {
-            const obj = this.decode(kv);
+            const obj = readOnly && !this.codec ? this.decodeReadOnly(kv) : this.decode(kv);
             if (filtered && !this.matches(obj, opts.labelSelector, opts.fieldSelector)) continue;
             objects.push(obj);
           }
@@ -570,7 +614,7 @@ export class ObjectStore {
     let start: number;
     const rv = opts.resourceVersion;
     if (!rv || rv === "0") {
-      const list = await this.list(ns, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const list = await this.listReadOnly(ns, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
       for (const item of list.items) yield { type: "ADDED", object: item };
       start = Number(list.metadata.resourceVersion) + 1;
       if (opts.sendInitialEvents) yield this.bookmark(start - 1, true);
@@ -628,13 +672,11 @@ export class ObjectStore {
     if (deletedFrom) {
       obj = this.decode(deletedFrom);
       obj.metadata!.resourceVersion = String(kv.modRevision);
-    } else if (kv.value.byteLength > 0) {
-      obj = this.decode(kv);
-    } else {
-      return undefined;
+      this.decoded.delete(kv.key);
+      this.sharedDecodes.set(kv, obj);
+      return obj;
     }
-    this.sharedDecodes.set(kv, obj);
-    return obj;
+    return kv.value.byteLength > 0 ? this.decodeReadOnly(kv) : undefined;
   }
 
   private bookmark(revision: number, initialEventsEnd: boolean): ApiWatchEvent {
