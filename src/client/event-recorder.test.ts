@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { describe, it } from "node:test";
+import type { Event as EventsV1Event } from "kubernetes-types/events/v1.js";
+import { alreadyExists, invalid, notFound } from "../machinery/status-error.js";
+import { EventRecorder, type EventSink, eventName, isomorphicKey, referenceOf } from "./event-recorder.js";
+import { formatMicroTime } from "./micro-time.js";
+import { FakeTimers } from "./timers.js";
+
+interface Call {
+  op: "create" | "patch";
+  name: string;
+  namespace: string;
+  event?: EventsV1Event;
+  patch?: unknown;
+}
+
+class FakeSink implements EventSink {
+  calls: Call[] = [];
+  stored = new Map<string, EventsV1Event>();
+  failures: Error[] = [];
+
+  async create(ev: EventsV1Event): Promise<EventsV1Event> {
+    const name = ev.metadata!.name!;
+    const ns = ev.metadata!.namespace!;
+    this.calls.push({ op: "create", name, namespace: ns, event: structuredClone(ev) });
+    const f = this.failures.shift();
+    if (f) throw f;
+    if (this.stored.has(`${ns}/${name}`)) throw alreadyExists({ group: "events.k8s.io", resource: "events" }, name);
+    this.stored.set(`${ns}/${name}`, ev);
+    return ev;
+  }
+
+  async patch(ns: string, name: string, patch: unknown): Promise<EventsV1Event> {
+    this.calls.push({ op: "patch", name, namespace: ns, patch });
+    const f = this.failures.shift();
+    if (f) throw f;
+    const ev = this.stored.get(`${ns}/${name}`);
+    if (!ev) throw notFound({ group: "events.k8s.io", resource: "events" }, name);
+    Object.assign(ev, patch);
+    return ev;
+  }
+}
+
+const POD = { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "shop", uid: "u-1", resourceVersion: "7" } };
+const NODE = { apiVersion: "v1", kind: "Node", metadata: { name: "node-1", uid: "u-2" } };
+
+function setup(start = Date.UTC(2026, 0, 2, 3, 4, 5, 678)) {
+  const timers = new FakeTimers(start);
+  const sink = new FakeSink();
+  const rec = new EventRecorder({ sink, reportingController: "default-scheduler", timers, retryDelayMs: 1000 });
+  return { timers, sink, rec };
+}
+
+describe("EventRecorder", () => {
+  it("names events <regarding>.<hex unix nanos> and fills events.k8s.io/v1 fields", async () => {
+    const { timers, sink, rec } = setup();
+    rec.event(POD, NODE, "Warning", "FailedScheduling", "Scheduling", "0/3 nodes are available");
+    await rec.flush();
+    assert.equal(sink.calls.length, 1);
+    const ev = sink.calls[0]!.event!;
+    const nanos = BigInt(timers.now()) * 1_000_000n;
+    assert.equal(ev.metadata!.name, `web.${nanos.toString(16)}`);
+    assert.equal(ev.metadata!.name, eventName("web", nanos));
+    assert.equal(ev.metadata!.namespace, "shop");
+    assert.equal(ev.apiVersion, "events.k8s.io/v1");
+    assert.equal(ev.eventTime, "2026-01-02T03:04:05.678000Z");
+    assert.equal(ev.reportingController, "default-scheduler");
+    assert.equal(ev.reportingInstance, `default-scheduler-${hostname()}`);
+    assert.equal(ev.reason, "FailedScheduling");
+    assert.equal(ev.action, "Scheduling");
+    assert.equal(ev.note, "0/3 nodes are available");
+    assert.equal(ev.type, "Warning");
+    assert.deepEqual(ev.regarding, { apiVersion: "v1", kind: "Pod", namespace: "shop", name: "web", uid: "u-1", resourceVersion: "7" });
+    assert.deepEqual(ev.related, { apiVersion: "v1", kind: "Node", name: "node-1", uid: "u-2" });
+    assert.equal(ev.series, undefined);
+  });
+
+  it("gives events in the same millisecond distinct names; cluster-scoped subjects go to default", async () => {
+    const { sink, rec } = setup();
+    rec.event(NODE, undefined, "Normal", "NodeReady", "Ready", "ready");
+    rec.event(NODE, undefined, "Normal", "Starting", "Start", "starting");
+    await rec.flush();
+    const names = sink.calls.map((c) => c.name);
+    assert.equal(new Set(names).size, 2);
+    assert.deepEqual(
+      sink.calls.map((c) => c.namespace),
+      ["default", "default"],
+    );
+  });
+
+  it("turns isomorphic repeats into a series updated by PATCH", async () => {
+    const { timers, sink, rec } = setup();
+    rec.event(POD, undefined, "Warning", "BackOff", "Restart", "Back-off restarting");
+    await rec.flush();
+    timers.advance(1000);
+    // The note is not part of the key (as upstream).
+    rec.event(POD, undefined, "Warning", "BackOff", "Restart", "Back-off restarting again");
+    await rec.flush();
+    assert.deepEqual(
+      sink.calls.map((c) => c.op),
+      ["create", "patch"],
+    );
+    const name = sink.calls[0]!.name;
+    assert.equal(sink.calls[1]!.name, name);
+    assert.deepEqual(sink.calls[1]!.patch, { series: { count: 2, lastObservedTime: formatMicroTime(timers.now()) } });
+
+    // Further repeats coalesce until the flush interval.
+    timers.advance(1000);
+    rec.event(POD, undefined, "Warning", "BackOff", "Restart", "x");
+    rec.event(POD, undefined, "Warning", "BackOff", "Restart", "x");
+    await rec.flush();
+    assert.equal(sink.calls.length, 2);
+    timers.advance(30_000);
+    await rec.flush();
+    assert.equal(sink.calls.length, 3);
+    assert.deepEqual(sink.calls[2]!.patch, { series: { count: 4, lastObservedTime: formatMicroTime(timers.now() - 30_000) } });
+    assert.equal(sink.stored.get(`shop/${name}`)!.series!.count, 4);
+
+    // A different reason is a different event.
+    rec.event(POD, undefined, "Warning", "Failed", "Restart", "x");
+    await rec.flush();
+    assert.equal(sink.calls.at(-1)!.op, "create");
+  });
+
+  it("starts a new event after 6 quiet minutes", async () => {
+    const { timers, sink, rec } = setup();
+    rec.event(POD, undefined, "Normal", "Pulled", "Pull", "pulled");
+    await rec.flush();
+    timers.advance(6 * 60_000 + 1);
+    rec.event(POD, undefined, "Normal", "Pulled", "Pull", "pulled");
+    await rec.flush();
+    assert.deepEqual(
+      sink.calls.map((c) => c.op),
+      ["create", "create"],
+    );
+    assert.notEqual(sink.calls[0]!.name, sink.calls[1]!.name);
+  });
+
+  it("recreates a series whose Event was deleted", async () => {
+    const { sink, rec } = setup();
+    rec.event(POD, undefined, "Normal", "Pulled", "Pull", "pulled");
+    await rec.flush();
+    sink.stored.clear();
+    rec.event(POD, undefined, "Normal", "Pulled", "Pull", "pulled");
+    await rec.flush();
+    assert.deepEqual(
+      sink.calls.map((c) => c.op),
+      ["create", "patch", "create"],
+    );
+    assert.equal(sink.calls[2]!.event!.series!.count, 2);
+  });
+
+  it("retries network failures, drops what the server rejects, never throws", async () => {
+    const { timers, sink, rec } = setup();
+    sink.failures.push(new Error("connect ECONNREFUSED"));
+    rec.event(POD, undefined, "Normal", "Pulled", "Pull", "pulled");
+    await rec.flush();
+    assert.equal(sink.stored.size, 0);
+    timers.advance(2000);
+    await rec.flush();
+    assert.equal(sink.stored.size, 1, "written on retry");
+
+    sink.failures.push(invalid("Event", "events.k8s.io", "x", [{ type: "FieldValueRequired", field: "action", detail: "Required value" }]));
+    rec.event(NODE, undefined, "Normal", "Other", "Act", "n");
+    await rec.flush();
+    timers.advance(60_000);
+    await rec.flush();
+    assert.equal(sink.calls.filter((c) => c.event?.reason === "Other").length, 1, "a rejected event is not retried");
+
+    const before = sink.calls.length;
+    assert.doesNotThrow(() => rec.event(POD, undefined, "Bogus" as "Normal", "R", "A", "n"));
+    assert.doesNotThrow(() => rec.event({ metadata: {} }, undefined, "Normal", "R", "A", "n"));
+    await rec.flush();
+    assert.equal(sink.calls.length, before);
+    await rec.shutdown();
+    rec.event(POD, undefined, "Normal", "After", "A", "n");
+    await rec.flush();
+    assert.equal(sink.calls.length, before);
+    assert.equal(timers.pendingCount, 0, "no timers left after shutdown");
+  });
+
+  it("eventf formats the note; keys and references follow upstream", () => {
+    const { sink, rec } = setup();
+    rec.eventf(POD, undefined, "Normal", "Scheduled", "Binding", "Successfully assigned %s/%s to %s", "shop", "web", "node-1");
+    return rec.flush().then(() => {
+      assert.equal(sink.calls[0]!.event!.note, "Successfully assigned shop/web to node-1");
+      const ev = sink.calls[0]!.event!;
+      assert.equal(isomorphicKey(ev), isomorphicKey({ ...ev, note: "other", type: "Warning" }));
+      assert.notEqual(isomorphicKey(ev), isomorphicKey({ ...ev, regarding: { ...ev.regarding, resourceVersion: "8" } }));
+      assert.deepEqual(referenceOf({ kind: "Pod", name: "p", namespace: "n" }), { kind: "Pod", name: "p", namespace: "n" });
+    });
+  });
+});
+
+describe("MicroTime", () => {
+  it("has six fractional digits and a Z", () => {
+    assert.equal(formatMicroTime(Date.UTC(2006, 0, 2, 15, 4, 5)), "2006-01-02T15:04:05.000000Z");
+    assert.equal(formatMicroTime(Date.UTC(2006, 0, 2, 15, 4, 5, 7)), "2006-01-02T15:04:05.007000Z");
+  });
+});

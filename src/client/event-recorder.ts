@@ -1,0 +1,339 @@
+/**
+ * Records events.k8s.io/v1 Events as upstream's new events library
+ * (k8s.io/client-go/tools/events) does:
+ * - each Event is named `<regarding.name>.<unix nanoseconds in hex>` and
+ *   lives in the regarding object's namespace (`default` for cluster-scoped
+ *   objects), with reportingController/reportingInstance, action, reason,
+ *   note, type and a MicroTime eventTime;
+ * - an Event isomorphic to one recorded in the last 6 minutes (same action,
+ *   reason, reporting controller, regarding and related) does not make a
+ *   new object: the first repeat turns the cached Event into a series
+ *   (series.count 2) written by a strategic-merge PATCH, later repeats bump
+ *   the count in memory and are written in one PATCH per flush interval
+ *   (upstream waits up to 30 min; skiff flushes every 30 s by default so
+ *   `kubectl get events` shows current counts), and a series quiet for 6
+ *   minutes is written a last time and forgotten;
+ * - recording never blocks and never throws: events go through a bounded
+ *   queue (1000, overflow dropped) to one writer; network failures are
+ *   retried (12 tries, ~10 s apart), anything the server rejects is logged
+ *   and dropped.
+ */
+import { hostname } from "node:os";
+import { format } from "node:util";
+import type { ObjectReference } from "kubernetes-types/core/v1.js";
+import type { Event as EventsV1Event } from "kubernetes-types/events/v1.js";
+import { type Logger, silentLogger } from "../machinery/log.js";
+import { isAlreadyExists, isNotFound, StatusError } from "../machinery/status-error.js";
+import { formatMicroTime } from "./micro-time.js";
+import { type KubeObject, ResourceClient } from "./resource-client.js";
+import { EVENTS } from "./resources.js";
+import { RestClient } from "./rest-client.js";
+import { systemTimers, type Timers } from "./timers.js";
+
+/** Upstream's only two event types. */
+export type EventType = "Normal" | "Warning";
+
+/** Where events are written; {@link restEventSink} for a real server. */
+export interface EventSink {
+  create(event: EventsV1Event): Promise<EventsV1Event>;
+  /** A strategic-merge patch of an existing Event. */
+  patch(namespace: string, name: string, patch: unknown): Promise<EventsV1Event>;
+}
+
+/** An {@link EventSink} writing through the events.k8s.io/v1 API. */
+export function restEventSink(rest: RestClient): EventSink {
+  const events = new ResourceClient<EventsV1Event>(rest, EVENTS);
+  return {
+    create: (ev) => events.create(ev),
+    patch: (ns, name, patch) => events.namespace(ns).patch(name, patch, { type: "strategic" }),
+  };
+}
+
+/** Options of an {@link EventRecorder}. */
+export interface EventRecorderOptions {
+  /** Where to write: a REST client (the events.k8s.io API) or any sink. */
+  readonly sink: EventSink | RestClient;
+  /** The component recording, e.g. `default-scheduler`, `kubelet`. */
+  readonly reportingController: string;
+  /** This instance; `<reportingController>-<hostname>` unless given (as upstream). */
+  readonly reportingInstance?: string;
+  readonly timers?: Timers;
+  readonly logger?: Logger;
+  /** Events waiting to be written before new ones are dropped (1000). */
+  readonly maxQueued?: number;
+  /** How often pending series counts are written (30 s). */
+  readonly seriesFlushIntervalMs?: number;
+  /** Delay between retries of a write that failed on the network (10 s, ±25 % jitter). */
+  readonly retryDelayMs?: number;
+  /** Attempts per write before it is dropped (12). */
+  readonly maxTries?: number;
+}
+
+/** How long an Event stays isomorphic-mergeable after it was last seen (upstream finishTime). */
+const FINISH_MS = 6 * 60_000;
+
+interface CacheEntry {
+  readonly event: EventsV1Event;
+  /** Local time of the last occurrence: eventTime, then each repeat. */
+  lastSeen: number;
+  /** A series count changed since it was last written. */
+  dirty: boolean;
+}
+
+interface WriteJob {
+  readonly event: EventsV1Event;
+  readonly attempt: number;
+}
+
+/** Anything an Event can be about: an API object or a reference to one. */
+export type EventSubject = KubeObject | ObjectReference;
+
+/** The ObjectReference of an object (apiVersion, kind, namespace, name, uid, resourceVersion), as upstream's `reference.GetReference`. */
+export function referenceOf(subject: EventSubject): ObjectReference {
+  if (!("metadata" in subject) || subject.metadata === undefined) return { ...(subject as ObjectReference) };
+  const o = subject as KubeObject;
+  const m = o.metadata!;
+  const ref: ObjectReference = {};
+  if (o.apiVersion) ref.apiVersion = o.apiVersion;
+  if (o.kind) ref.kind = o.kind;
+  if (m.namespace) ref.namespace = m.namespace;
+  if (m.name) ref.name = m.name;
+  if (m.uid) ref.uid = m.uid;
+  if (m.resourceVersion) ref.resourceVersion = m.resourceVersion;
+  return ref;
+}
+
+function refKey(r: ObjectReference | undefined): string {
+  if (!r) return "";
+  return [r.apiVersion, r.kind, r.namespace, r.name, r.uid, r.resourceVersion, r.fieldPath].map((v) => v ?? "").join("\u0000");
+}
+
+/** Upstream's isomorphism key: action, reason, reporting controller, regarding, related (not the note, not the type). */
+export function isomorphicKey(ev: EventsV1Event): string {
+  return [ev.action ?? "", ev.reason ?? "", ev.reportingController ?? "", refKey(ev.regarding), refKey(ev.related)].join("\u0001");
+}
+
+/** `<name>.<nanoseconds in hex>`, upstream's `fmt.Sprintf("%v.%x", refRegarding.Name, t.UnixNano())`. */
+export function eventName(regardingName: string, unixNanos: bigint): string {
+  return `${regardingName}.${unixNanos.toString(16)}`;
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Records Events for one reporting controller. */
+export class EventRecorder {
+  private readonly sink: EventSink;
+  private readonly timers: Timers;
+  private readonly log: Logger;
+  private readonly reportingInstance: string;
+  private readonly maxQueued: number;
+  private readonly flushMs: number;
+  private readonly retryDelayMs: number;
+  private readonly maxTries: number;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly queue: WriteJob[] = [];
+  private readonly retries = new Set<() => void>();
+  private lastNanos = 0n;
+  private pumping = false;
+  private idleWaiters: (() => void)[] = [];
+  private cancelTick: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: EventRecorderOptions) {
+    this.sink = opts.sink instanceof RestClient ? restEventSink(opts.sink) : opts.sink;
+    this.timers = opts.timers ?? systemTimers;
+    this.log = (opts.logger ?? silentLogger).with({ component: "events", controller: opts.reportingController });
+    this.reportingInstance = opts.reportingInstance ?? `${opts.reportingController}-${hostname()}`;
+    this.maxQueued = opts.maxQueued ?? 1000;
+    this.flushMs = opts.seriesFlushIntervalMs ?? 30_000;
+    this.retryDelayMs = opts.retryDelayMs ?? 10_000;
+    this.maxTries = opts.maxTries ?? 12;
+  }
+
+  /**
+   * Records an Event about `regarding` (optionally `related`). Returns at
+   * once; the write happens in the background.
+   */
+  event(regarding: EventSubject, related: EventSubject | undefined, type: EventType, reason: string, action: string, note: string): void {
+    try {
+      if (this.stopped) return;
+      if (type !== "Normal" && type !== "Warning") {
+        this.log.error("unsupported event type; dropping event", { type, reason });
+        return;
+      }
+      const ref = referenceOf(regarding);
+      if (!ref.name) {
+        this.log.error("event regarding an object without a name; dropping event", { reason });
+        return;
+      }
+      const now = this.timers.now();
+      // Names must be unique even for events in the same millisecond (JS has no finer clock).
+      let nanos = BigInt(now) * 1_000_000n;
+      if (nanos <= this.lastNanos) nanos = this.lastNanos + 1n;
+      this.lastNanos = nanos;
+      const ev: EventsV1Event = {
+        apiVersion: "events.k8s.io/v1",
+        kind: "Event",
+        metadata: { name: eventName(ref.name, nanos), namespace: ref.namespace || "default" },
+        eventTime: formatMicroTime(now),
+        reportingController: this.opts.reportingController,
+        reportingInstance: this.reportingInstance,
+        action,
+        reason,
+        regarding: ref,
+        ...(related ? { related: referenceOf(related) } : {}),
+        note,
+        type,
+      };
+      this.observe(ev, now);
+    } catch (err) {
+      this.log.error("could not record event", { err: (err as Error).message, reason });
+    }
+  }
+
+  /** {@link event} with a printf-style note (`%s`, `%d`, `%j`… as `util.format`). */
+  eventf(regarding: EventSubject, related: EventSubject | undefined, type: EventType, reason: string, action: string, note: string, ...args: unknown[]): void {
+    let text = note;
+    try {
+      text = args.length > 0 ? format(note, ...args) : note;
+    } catch {
+      // Keep the unformatted note rather than lose the event.
+    }
+    this.event(regarding, related, type, reason, action, text);
+  }
+
+  /** Resolves once every queued write has been attempted (scheduled retries not awaited). */
+  flush(): Promise<void> {
+    if (!this.pumping && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Writes pending series counts, waits for queued writes, then stops (later events are ignored). */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    for (const entry of this.cache.values()) {
+      if (entry.dirty) {
+        entry.dirty = false;
+        this.enqueue({ event: clone(entry.event), attempt: 1 });
+      }
+    }
+    this.stopped = true;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+    for (const cancel of this.retries) cancel();
+    this.retries.clear();
+    await this.flush();
+    this.cache.clear();
+  }
+
+  /** Applies upstream's series logic to a new occurrence. */
+  private observe(ev: EventsV1Event, now: number): void {
+    const key = isomorphicKey(ev);
+    const entry = this.cache.get(key);
+    if (entry && now - entry.lastSeen <= FINISH_MS) {
+      entry.lastSeen = now;
+      const cached = entry.event;
+      if (cached.series) {
+        cached.series.count++;
+        cached.series.lastObservedTime = formatMicroTime(now);
+        entry.dirty = true;
+        return;
+      }
+      cached.series = { count: 2, lastObservedTime: formatMicroTime(now) };
+      this.enqueue({ event: clone(cached), attempt: 1 });
+      return;
+    }
+    // A finished series not yet swept still owes its final count.
+    if (entry?.dirty) this.enqueue({ event: clone(entry.event), attempt: 1 });
+    this.cache.set(key, { event: ev, lastSeen: now, dirty: false });
+    this.armTick();
+    this.enqueue({ event: clone(ev), attempt: 1 });
+  }
+
+  private enqueue(job: WriteJob): void {
+    if (this.queue.length >= this.maxQueued) {
+      this.log.warn("event queue full; dropping event", { reason: job.event.reason, regarding: job.event.regarding?.name });
+      return;
+    }
+    this.queue.push(job);
+    if (!this.pumping) {
+      this.pumping = true;
+      queueMicrotask(() => void this.pump());
+    }
+  }
+
+  /** The one writer: writes queued jobs in order, so a series PATCH follows its create. */
+  private async pump(): Promise<void> {
+    try {
+      for (let job = this.queue.shift(); job; job = this.queue.shift()) await this.write(job);
+    } finally {
+      this.pumping = false;
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  private async write(job: WriteJob): Promise<void> {
+    const ev = job.event;
+    try {
+      await this.record(ev);
+    } catch (err) {
+      if (err instanceof StatusError) {
+        // The server rejected this Event; sending it again will not change that.
+        if (isAlreadyExists(err)) this.log.debug("server rejected event", { err: err.message });
+        else this.log.warn("server rejected event; dropping it", { err: err.message, reason: ev.reason, regarding: ev.regarding?.name });
+        return;
+      }
+      if (job.attempt >= this.maxTries || this.stopped) {
+        this.log.error("unable to write event; dropping it", { err: (err as Error).message, tries: job.attempt });
+        return;
+      }
+      this.log.warn("unable to write event; will retry", { err: (err as Error).message, attempt: job.attempt });
+      const delay = this.retryDelayMs * (0.75 + Math.random() * 0.5);
+      const cancel = this.timers.after(delay, () => {
+        this.retries.delete(cancel);
+        this.enqueue({ event: ev, attempt: job.attempt + 1 });
+      });
+      this.retries.add(cancel);
+    }
+  }
+
+  /** Upstream's recordEvent: PATCH a series (create it if the object is gone), create anything else. */
+  private async record(ev: EventsV1Event): Promise<void> {
+    const ns = ev.metadata?.namespace ?? "default";
+    if (ev.series) {
+      try {
+        await this.sink.patch(ns, ev.metadata!.name!, { series: { count: ev.series.count, lastObservedTime: ev.series.lastObservedTime } });
+        return;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    const { resourceVersion: _rv, ...meta } = ev.metadata ?? {};
+    await this.sink.create({ ...ev, metadata: meta });
+  }
+
+  /** Runs the flush/expiry sweep while anything is cached; no timer when idle. */
+  private armTick(): void {
+    if (this.cancelTick || this.stopped) return;
+    this.cancelTick = this.timers.after(this.flushMs, () => {
+      this.cancelTick = undefined;
+      this.sweep();
+      if (this.cache.size > 0) this.armTick();
+    });
+  }
+
+  private sweep(): void {
+    const now = this.timers.now();
+    for (const [key, entry] of this.cache) {
+      if (entry.dirty) {
+        entry.dirty = false;
+        this.enqueue({ event: clone(entry.event), attempt: 1 });
+      }
+      if (now - entry.lastSeen > FINISH_MS) this.cache.delete(key);
+    }
+  }
+}
