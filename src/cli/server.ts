@@ -25,6 +25,7 @@ import { ensureClusterPki } from "../pki/cluster-pki.js";
 import { adminKubeconfigPath } from "./kubeconfig.js";
 import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
 import { defaultDataDir } from "./data-dir.js";
+import { checkDisabled, startControlPlane } from "./control-plane.js";
 import { claimDataDir } from "./server-lock.js";
 
 export interface ServerFlags {
@@ -44,6 +45,7 @@ export interface ServerFlags {
   kubeconfigMerge: boolean;
   tlsSan?: string[];
   serviceCidr: string;
+  disable?: string[];
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -78,6 +80,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       `cannot use --data-dir ${dataDir}: ${(err as Error).message}. Run as root, or pass a writable --data-dir (for example ~/.local/share/skiff).`,
     );
   }
+  checkDisabled(flags.disable ?? []);
   const compactionMs = parseDuration(flags.compactionInterval);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
@@ -121,6 +124,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
 
   let api: ApiServer | undefined;
   let port: number;
+  let stopControlPlane: (() => Promise<void>) | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
@@ -177,6 +181,12 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       clientKeyPem: read(pki.clients.admin.keyFile),
     });
     writeKubeconfig(adminKubeconfigPath(dataDir), kubeconfig);
+    stopControlPlane = startControlPlane({
+      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      pki,
+      disabled: flags.disable ?? [],
+      logger: log,
+    });
     log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir) });
     if (flags.kubeconfigMerge) {
       try {
@@ -187,6 +197,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       }
     }
   } catch (err) {
+    await stopControlPlane?.();
     await api?.stop();
     snapshots.stop();
     compactor.stop();
@@ -206,6 +217,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       if (stopped) return;
       stopped = true;
       for (const t of timers) clearInterval(t);
+      await stopControlPlane?.();
       await api.stop();
       snapshots.stop();
       compactor.stop();
@@ -252,6 +264,7 @@ export function registerServer(program: Command): void {
     .option("--no-kubeconfig-merge", "do not merge the admin context into ~/.kube/config")
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
+    .option("--disable <component...>", "components not to run (controller-manager)")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
       const ac = new AbortController();

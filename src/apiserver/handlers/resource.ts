@@ -83,6 +83,11 @@ function selectors(url: URL, r: ResourceType) {
   }
 }
 
+/** An object as `PartialObjectMetadata` (only its metadata), as upstream answers `as=PartialObjectMetadata(List)`. */
+function partialObjectMetadata(obj: KObject, version: string): object {
+  return { kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: obj.metadata ?? {} };
+}
+
 /** Watched objects' JSON, kept while the object lives: watchers of one event share its object (see ObjectStore.watch). */
 const watchJson = new WeakMap<object, string>();
 
@@ -171,6 +176,7 @@ export class ResourceHandler {
   }
 
   private respondObject(r: Request, store: ObjectStore, code: number, obj: KObject, rendering: Rendering): void {
+    if (rendering.kind === "partial-metadata") return send(r.res, code, partialObjectMetadata(obj, rendering.version));
     if (rendering.kind === "table" && this.opts.printTable) {
       send(r.res, code, this.opts.printTable(store.resource, [obj], undefined, rendering));
       return;
@@ -307,6 +313,15 @@ export class ResourceHandler {
       resourceVersionMatch: r.url.searchParams.get("resourceVersionMatch") ?? undefined,
     };
     if (rendering.kind === "json") return this.listJson(r, store, ns, opts);
+    if (rendering.kind === "partial-metadata") {
+      const list = await store.listReadOnly(ns, opts);
+      return send(r.res, 200, {
+        kind: "PartialObjectMetadataList",
+        apiVersion: `meta.k8s.io/${rendering.version}`,
+        metadata: list.metadata,
+        items: list.items.map((o) => partialObjectMetadata(o, rendering.version)),
+      });
+    }
     if (rendering.kind === "table" && this.opts.printTable) {
       const list = await store.listReadOnly(ns, opts);
       return send(r.res, 200, this.opts.printTable(store.resource, list.items, list.metadata, rendering));
@@ -353,6 +368,8 @@ export class ResourceHandler {
         let object: unknown = ev.object;
         if (rendering.kind === "table" && this.opts.printTable && ev.type !== "ERROR" && ev.type !== "BOOKMARK") {
           object = this.opts.printTable(store.resource, [ev.object as KObject], undefined, rendering);
+        } else if (rendering.kind === "partial-metadata" && ev.type !== "ERROR") {
+          object = partialObjectMetadata(ev.object as KObject, rendering.version);
         }
         r.res.write(watchLine(ev.type, object));
         if (ev.type === "ERROR") break;

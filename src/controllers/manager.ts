@@ -1,0 +1,107 @@
+/**
+ * The controller manager, as kube-controller-manager: one process-wide
+ * client identity (`system:kube-controller-manager`), leader election on the
+ * `kube-system/kube-controller-manager` Lease so that of several servers
+ * exactly one runs the controllers, and each controller started while this
+ * instance leads and stopped when it stops leading.
+ */
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import type { Lease } from "kubernetes-types/coordination/v1.js";
+import { LeaderElector } from "../client/leader-election.js";
+import { ResourceClient } from "../client/resource-client.js";
+import { LEASES } from "../client/resources.js";
+import type { RestClient } from "../client/rest-client.js";
+import { type Logger, silentLogger } from "../machinery/log.js";
+import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
+
+/** What every controller gets. */
+export interface ControllerContext {
+  readonly rest: RestClient;
+  readonly logger: Logger;
+}
+
+/** A controller: runs until `signal` aborts. */
+export interface Controller {
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** The controllers skiff runs, by upstream's names (`--controllers` in kube-controller-manager). */
+export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Controller>> = {
+  garbagecollector: (ctx) => new GarbageCollector({ rest: ctx.rest, logger: ctx.logger.with({ controller: "garbagecollector" }) }),
+};
+
+/** Options of a {@link ControllerManager}. */
+export interface ControllerManagerOptions {
+  /** A client authenticated as `system:kube-controller-manager`. */
+  readonly rest: RestClient;
+  readonly logger?: Logger;
+  /** Controllers to run (all of {@link CONTROLLERS} unless given). */
+  readonly controllers?: readonly string[];
+  /** Lease timings (upstream defaults 15 s / 10 s / 2 s); tests shorten them. */
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /** Leader-election identity (`<hostname>_<uuid>`, as upstream, unless given). */
+  readonly identity?: string;
+}
+
+/** Runs the controllers while leading. */
+export class ControllerManager {
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ControllerManagerOptions) {
+    this.log = opts.logger ?? silentLogger;
+    for (const name of opts.controllers ?? []) {
+      if (!CONTROLLERS[name]) throw new Error(`unknown controller "${name}"; known: ${Object.keys(CONTROLLERS).join(", ")}`);
+    }
+  }
+
+  /**
+   * Campaigns for the Lease and runs the controllers while leading, until
+   * `signal` aborts. Leadership lost is campaigned for again (upstream's
+   * process exits and is restarted; in one process the loop does that).
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) await this.campaign(signal);
+  }
+
+  private async campaign(signal: AbortSignal): Promise<void> {
+    const identity = this.opts.identity ?? `${hostname()}_${randomUUID()}`;
+    const elector = new LeaderElector({
+      leases: new ResourceClient<Lease>(this.opts.rest, LEASES, "kube-system"),
+      namespace: "kube-system",
+      name: "kube-controller-manager",
+      identity,
+      leaseDurationMs: this.opts.leaseDurationMs,
+      renewDeadlineMs: this.opts.renewDeadlineMs,
+      retryPeriodMs: this.opts.retryPeriodMs,
+      releaseOnCancel: true,
+      logger: this.log,
+    });
+    await elector.run(
+      {
+        onStartedLeading: (leading) => this.runControllers(leading),
+        onNewLeader: (leader) => {
+          if (leader !== identity) this.log.info("another controller manager leads", { leader });
+        },
+      },
+      signal,
+    );
+  }
+
+  private async runControllers(signal: AbortSignal): Promise<void> {
+    const names = this.opts.controllers ?? Object.keys(CONTROLLERS);
+    this.log.info("leading: starting controllers", { controllers: names.join(",") });
+    await Promise.all(
+      names.map(async (name) => {
+        const controller = CONTROLLERS[name]!({ rest: this.opts.rest, logger: this.log });
+        try {
+          await controller.run(signal);
+        } catch (err) {
+          if (!signal.aborted) this.log.error("controller failed", { controller: name, err: (err as Error).message });
+        }
+      }),
+    );
+  }
+}
