@@ -102,6 +102,20 @@ describe("kubectl against skiff", () => {
     assert.equal(scale.status.selector, "app=backend");
   });
 
+  it("deletes a deployment with orphan propagation: its ReplicaSet stays, released", () => {
+    ok(srv.kubectl(["-n", "expense", "create", "deployment", "orphaner", "--image=orphaner:1"]), "create orphaner");
+    const uid = ok(srv.kubectl(["-n", "expense", "get", "deploy", "orphaner", "-o", "jsonpath={.metadata.uid}"]), "uid");
+    const rs = {
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      metadata: { name: "orphaner-1", namespace: "expense", ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "orphaner", uid, controller: true, blockOwnerDeletion: true }] },
+      spec: { replicas: 0, selector: { matchLabels: { app: "orphaner" } }, template: { metadata: { labels: { app: "orphaner" } }, spec: { containers: [{ name: "c", image: "orphaner:1" }] } } },
+    };
+    ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify(rs) }), "create replicaset");
+    assert.match(ok(srv.kubectl(["-n", "expense", "delete", "deploy", "orphaner", "--cascade=orphan", "--timeout=60s"]), "delete orphan"), /deployment.apps "orphaner" deleted/);
+    assert.equal(ok(srv.kubectl(["-n", "expense", "get", "rs", "orphaner-1", "-o", "jsonpath={.metadata.ownerReferences}"]), "orphaned rs"), "");
+  });
+
   it("edits through KUBE_EDITOR and deletes with background propagation", () => {
     const editor = "sed -i -e 's/replicas: 3/replicas: 5/'";
     assert.match(ok(srv.kubectl(["-n", "expense", "edit", "deploy", "backend"], { env: { KUBE_EDITOR: editor } }), "edit"), /deployment.apps\/backend edited/);
@@ -263,6 +277,10 @@ data:
         `apply (${version})`,
       );
       assert.match(applied, /created/, version);
+      // Orphan deletion completes only once the garbage collector has released the orphan finalizer.
+      const cm = `v${version.replace(".", "-")}`;
+      const orphaned = ok(srv.kubectl(["-n", "expense", "delete", "cm", cm, "--cascade=orphan", "--timeout=60s"], { version }), `delete orphan (${version})`);
+      assert.match(orphaned, /deleted/, version);
       const explained = srv.kubectl(["explain", "deployment.spec.replicas"], { version });
       assert.equal(explained.status, 0, `explain (${version}): ${explained.stderr}`);
       assert.match(explained.stdout, /replicas/, version);
