@@ -8,6 +8,8 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Lease } from "kubernetes-types/coordination/v1.js";
+import { EventRecorder } from "../client/event-recorder.js";
+import { InformerFactory } from "../client/informer.js";
 import { LeaderElector } from "../client/leader-election.js";
 import { ResourceClient } from "../client/resource-client.js";
 import { LEASES } from "../client/resources.js";
@@ -19,6 +21,14 @@ import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
 export interface ControllerContext {
   readonly rest: RestClient;
   readonly logger: Logger;
+  /**
+   * Shared informers: ask for them while constructing (`informerFor`), the
+   * manager starts them all once every controller is built; wait for their
+   * sync in `run` before acting on their caches.
+   */
+  readonly informers: InformerFactory;
+  /** An events.k8s.io recorder reporting as `component` (e.g. `replicaset-controller`). */
+  recorder(component: string): EventRecorder;
 }
 
 /** A controller: runs until `signal` aborts. */
@@ -93,9 +103,26 @@ export class ControllerManager {
   private async runControllers(signal: AbortSignal): Promise<void> {
     const names = this.opts.controllers ?? Object.keys(CONTROLLERS);
     this.log.info("leading: starting controllers", { controllers: names.join(",") });
+    // Informers and recorders live as long as this term of leadership.
+    const informers = new InformerFactory(this.opts.rest, { logger: this.log });
+    const recorders: EventRecorder[] = [];
+    const ctx: ControllerContext = {
+      rest: this.opts.rest,
+      logger: this.log,
+      informers,
+      recorder: (component) => {
+        const r = new EventRecorder({ sink: this.opts.rest, reportingController: component, logger: this.log });
+        recorders.push(r);
+        return r;
+      },
+    };
+    const controllers = names.map((name) => ({ name, controller: CONTROLLERS[name]!(ctx) }));
+    informers.start(signal);
+    signal.addEventListener("abort", () => {
+      for (const r of recorders) void r.shutdown();
+    });
     await Promise.all(
-      names.map(async (name) => {
-        const controller = CONTROLLERS[name]!({ rest: this.opts.rest, logger: this.log });
+      controllers.map(async ({ name, controller }) => {
         try {
           await controller.run(signal);
         } catch (err) {
