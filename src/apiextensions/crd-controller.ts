@@ -5,6 +5,7 @@
  * Established and its served versions are routed and discovered, and a
  * deleted CRD first has all of its custom resources removed.
  */
+import type { CustomOpenAPISpec } from "../api/openapi/custom-specs.js";
 import { BUILTIN_RESOURCES, type ResourceType } from "../api/resources.js";
 import type { ObjectStore } from "../apiserver/registry/object-store.js";
 import { rfc3339 } from "../apiserver/registry/object-store.js";
@@ -12,13 +13,22 @@ import type { KObject, Strategy } from "../apiserver/registry/types.js";
 import type { Logger } from "../machinery/log.js";
 import { isNotFound } from "../machinery/status-error.js";
 import { CLEANUP_FINALIZER } from "./crd-strategy.js";
-import type { CustomResourceDefinition } from "./crd-validation.js";
+import type { CustomResourceDefinition, CustomResourceDefinitionVersion } from "./crd-validation.js";
 import { customResourceStrategy, customResourceType } from "./custom-resource.js";
+import { customResourceOpenAPI } from "./openapi-builder.js";
+
+/** One version the controller asks the registry to serve, with the OpenAPI to publish for it. */
+export interface ServedCustomResource {
+  readonly resource: ResourceType;
+  readonly strategy: Strategy;
+  /** Published in /openapi/v2 and /openapi/v3 while served; absent while the CRD is only being cleaned up. */
+  readonly openapi?: CustomOpenAPISpec;
+}
 
 /** Where the controller puts served custom resources (the API server). */
 export interface CustomResourceRegistry {
-  /** Serves exactly these resources for the named CRD (replacing what it served before). */
-  serve(crdName: string, resources: readonly { resource: ResourceType; strategy: Strategy }[]): void;
+  /** Serves exactly these resources for the named CRD (replacing what it served before, OpenAPI included). */
+  serve(crdName: string, resources: readonly ServedCustomResource[]): void;
   /** Stops serving the named CRD's resources. */
   unserve(crdName: string): void;
   /** The store of a served resource, to clean up custom resources. */
@@ -153,8 +163,20 @@ export class CrdController {
     }
     this.opts.registry.serve(
       name,
-      crd.spec.versions.filter((v) => v.served).map((v) => ({ resource: customResourceType(crd, v), strategy: customResourceStrategy(v) })),
+      crd.spec.versions
+        .filter((v) => v.served)
+        .map((v) => ({ resource: customResourceType(crd, v), strategy: customResourceStrategy(v), openapi: this.openapi(crd, v) })),
     );
+  }
+
+  /** The OpenAPI of a served version; a schema the builder cannot handle costs the version its OpenAPI, not its serving. */
+  private openapi(crd: CustomResourceDefinition, v: CustomResourceDefinitionVersion): CustomOpenAPISpec | undefined {
+    try {
+      return customResourceOpenAPI(crd, v);
+    } catch (err) {
+      this.opts.logger.warn("could not build OpenAPI for CRD", { crd: crd.metadata?.name, version: v.name, err: (err as Error).message });
+      return undefined;
+    }
   }
 
   /** Deletes every custom resource of a CRD being deleted, then lets the CRD go. */

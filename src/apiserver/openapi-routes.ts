@@ -4,6 +4,7 @@
  * the immutable caching of hashed v3 URLs, as kube-openapi's handlers do.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { CustomOpenAPISpecs } from "../api/openapi/custom-specs.js";
 import { negotiateOpenAPIV2, negotiateOpenAPIV3, openapiV3Index, type ServedDocument } from "../api/openapi/documents.js";
 import { notAcceptable } from "../machinery/status-error.js";
 import { sendError } from "./http/respond.js";
@@ -20,11 +21,11 @@ function serve(req: IncomingMessage, res: ServerResponse, doc: ServedDocument, e
   res.end(req.method === "HEAD" ? undefined : doc.body);
 }
 
-/** Serves the OpenAPI paths; false for any other path. */
-export function openapiRoutes(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+/** Serves the OpenAPI paths, the served custom resources' (`custom`) included; false for any other path. */
+export function openapiRoutes(req: IncomingMessage, res: ServerResponse, url: URL, custom?: CustomOpenAPISpecs): boolean {
   const path = url.pathname.replace(/\/$/, "");
   if (path === "/openapi/v2") {
-    const doc = negotiateOpenAPIV2(req.headers.accept, GIT_VERSION);
+    const doc = negotiateOpenAPIV2(req.headers.accept, GIT_VERSION, custom);
     if (!doc) {
       sendError(res, notAcceptable("only application/json and the gnostic protobuf encoding of /openapi/v2 are served"));
       return true;
@@ -33,12 +34,12 @@ export function openapiRoutes(req: IncomingMessage, res: ServerResponse, url: UR
     return true;
   }
   if (path === "/openapi/v3") {
-    serve(req, res, openapiV3Index());
+    serve(req, res, openapiV3Index(custom));
     return true;
   }
   if (!path.startsWith("/openapi/v3/")) return false;
   const gv = path.slice("/openapi/v3/".length);
-  const doc = negotiateOpenAPIV3(req.headers.accept, gv);
+  const doc = negotiateOpenAPIV3(req.headers.accept, gv, custom);
   if (doc === undefined) {
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("404 page not found\n");

@@ -7,8 +7,9 @@ import { randomInt } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { CrdController, type CustomResourceRegistry } from "../apiextensions/crd-controller.js";
+import { CrdController, type CustomResourceRegistry, type ServedCustomResource } from "../apiextensions/crd-controller.js";
 import { crdStrategy } from "../apiextensions/crd-strategy.js";
+import { CustomOpenAPISpecs } from "../api/openapi/custom-specs.js";
 import { BUILTIN_RESOURCES, type ResourceType } from "../api/resources.js";
 import { type Clock, systemClock } from "../machinery/clock.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
@@ -72,6 +73,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private readonly stores = new Map<string, ObjectStore>();
   /** Custom resources, by "group/version/plural", with the CRD serving them. */
   private readonly custom = new Map<string, { crd: string; store: ObjectStore }>();
+  /** The served custom resources' OpenAPI, merged into /openapi/v2 and /openapi/v3. */
+  private readonly openapi = new CustomOpenAPISpecs();
   private readonly crdController: CrdController;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -131,16 +134,19 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
     return [...BUILTIN_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
   }
 
-  serve(crdName: string, resources: readonly { resource: ResourceType; strategy: Strategy }[]): void {
-    this.unserve(crdName);
+  serve(crdName: string, resources: readonly ServedCustomResource[]): void {
+    for (const [key, c] of this.custom) if (c.crd === crdName) this.custom.delete(key);
     for (const { resource, strategy } of resources) {
       const store = new ObjectStore({ store: this.opts.store, resource, strategy, clock: this.clock });
       this.custom.set(`${resource.group}/${resource.version}/${resource.plural}`, { crd: crdName, store });
     }
+    // Unchanged specs leave the documents (and their hashes) as they are.
+    this.openapi.set(crdName, resources.flatMap((r) => (r.openapi ? [r.openapi] : [])));
   }
 
   unserve(crdName: string): void {
     for (const [key, c] of this.custom) if (c.crd === crdName) this.custom.delete(key);
+    this.openapi.delete(crdName);
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -306,7 +312,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       const doc = apiResourceList(this, m[1]!, m[2]!);
       if (doc) return send(res, 200, doc);
     }
-    if (openapiRoutes(req, res, url)) return;
+    if (openapiRoutes(req, res, url, this.openapi)) return;
     if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return;
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("404 page not found\n");

@@ -12,7 +12,18 @@
  * - `GET /openapi/v3/<gv>`: one OpenAPI 3.0 document per group-version
  *   ({@link openapiV3Document}).
  *
- * Every document is built once and cached. Hashes are upstream's: the
+ * Custom resources' OpenAPI ({@link CustomOpenAPISpecs}, published by the
+ * API server as it serves CustomResourceDefinitions) is merged in as
+ * upstream's apiextensions controllers do: into /openapi/v2 (built-in paths
+ * and definitions win a conflict) and into one /openapi/v3 document per
+ * custom group-version (merged with a built-in document of the same
+ * group-version, if there were one). Pass the registry to the functions
+ * below; without it (or with none published) they serve the built-in
+ * documents only.
+ *
+ * Every document is built once and cached. The built-in ones never change;
+ * what includes custom resources is rebuilt, lazily, only after the
+ * registry's generation moves. Hashes are upstream's: the
  * uppercase hex SHA-512 of the JSON bytes (the protobuf encoding of
  * /openapi/v2 shares the JSON's hash, as upstream's does); ETags are the
  * quoted hash. {@link negotiateOpenAPIV2} and {@link negotiateOpenAPIV3}
@@ -25,6 +36,7 @@
  */
 import { createHash } from "node:crypto";
 import definitionsJson from "./definitions.generated.json" with { type: "json" };
+import type { CustomOpenAPISpec, CustomOpenAPISpecs } from "./custom-specs.js";
 import { encodeOpenAPIV2 } from "./gnostic.js";
 import type { Param } from "./parameters.js";
 import { allPaths, type Operation, type Payload, type PathItem } from "./paths.js";
@@ -101,7 +113,11 @@ function v2Payload(p: Payload): JsonObject {
 
 function v2Operation(op: Operation): JsonObject {
   const params: JsonObject[] = [];
-  if (op.body) params.push({ in: "body", name: "body", required: true, schema: { $ref: `#/definitions/${op.body}` } });
+  if (op.body) {
+    const body: JsonObject = { in: "body", name: "body", schema: { $ref: `#/definitions/${op.body}` } };
+    if (!op.bodyOptional) body.required = true;
+    params.push(body);
+  }
   params.push(...op.params.map(v2Param));
   const responses: JsonObject = {};
   for (const r of op.responses) responses[r.code] = r.payload ? { description: r.description, schema: v2Payload(r.payload) } : { description: r.description };
@@ -139,30 +155,71 @@ function openapiV2Base(): JsonObject {
   return v2Document;
 }
 
-/** The /openapi/v2 document as a JSON value (for tests and tooling). */
-export function openapiV2Object(version: string): JsonObject {
-  return sortKeys({ ...openapiV2Base(), info: { title: "Kubernetes", version } });
+const v2Builtin = new Map<string, JsonObject>();
+
+/** The built-in /openapi/v2 document, keys sorted, cached per server version. */
+function builtinV2Object(version: string): JsonObject {
+  let doc = v2Builtin.get(version);
+  if (!doc) {
+    doc = sortKeys({ ...openapiV2Base(), info: { title: "Kubernetes", version } });
+    v2Builtin.set(version, doc);
+  }
+  return doc;
+}
+
+/** `sorted`'s entries plus `extra`'s (sorted here), `sorted` winning a conflict, keys in order. */
+function mergeSorted(sorted: JsonObject, extra: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const k of [...new Set([...Object.keys(sorted), ...Object.keys(extra)])].sort()) out[k] = k in sorted ? sorted[k]! : sortKeys(extra[k]!);
+  return out;
+}
+
+/** /openapi/v2 with the custom resources merged in, as upstream's MergeSpecs does (the static spec wins conflicts). */
+function mergedV2Object(version: string, custom: CustomOpenAPISpecs): JsonObject {
+  const base = builtinV2Object(version);
+  const paths: JsonObject = {};
+  const definitions: JsonObject = {};
+  for (const specs of custom.byGroupVersion().values()) {
+    for (const spec of specs) {
+      for (const item of spec.paths) paths[item.path] = v2PathItem(item);
+      Object.assign(definitions, spec.definitions);
+    }
+  }
+  return { ...base, definitions: mergeSorted(base.definitions as JsonObject, definitions), paths: mergeSorted(base.paths as JsonObject, paths) };
+}
+
+/**
+ * The /openapi/v2 document as a JSON value (for tests and tooling); with
+ * `custom`, its resources merged in. Shared with the cache: do not mutate.
+ */
+export function openapiV2Object(version: string, custom?: CustomOpenAPISpecs): JsonObject {
+  return custom && !custom.empty ? mergedV2Object(version, custom) : builtinV2Object(version);
 }
 
 const v2Json = new Map<string, ServedDocument>();
 const v2Proto = new Map<string, ServedDocument>();
 
-/** `GET /openapi/v2` as JSON; `version` is the server's git version (e.g. "v1.30.14+skiff"). */
-export function openapiV2Json(version: string): ServedDocument {
-  let doc = v2Json.get(version);
+/**
+ * `GET /openapi/v2` as JSON; `version` is the server's git version (e.g.
+ * "v1.30.14+skiff"); `custom` adds the custom resources being served.
+ */
+export function openapiV2Json(version: string, custom?: CustomOpenAPISpecs): ServedDocument {
+  const cache = custom && !custom.empty ? customCache(custom).v2Json : v2Json;
+  let doc = cache.get(version);
   if (!doc) {
-    doc = served(Buffer.from(JSON.stringify(openapiV2Object(version))), OPENAPI_JSON);
-    v2Json.set(version, doc);
+    doc = served(Buffer.from(JSON.stringify(openapiV2Object(version, custom))), OPENAPI_JSON);
+    cache.set(version, doc);
   }
   return doc;
 }
 
 /** `GET /openapi/v2` as gnostic protobuf (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`). */
-export function openapiV2Protobuf(version: string): ServedDocument {
-  let doc = v2Proto.get(version);
+export function openapiV2Protobuf(version: string, custom?: CustomOpenAPISpecs): ServedDocument {
+  const cache = custom && !custom.empty ? customCache(custom).v2Proto : v2Proto;
+  let doc = cache.get(version);
   if (!doc) {
-    doc = served(encodeOpenAPIV2(openapiV2Object(version)), OPENAPI_V2_PROTOBUF, openapiV2Json(version).hash);
-    v2Proto.set(version, doc);
+    doc = served(encodeOpenAPIV2(openapiV2Object(version, custom)), OPENAPI_V2_PROTOBUF, openapiV2Json(version, custom).hash);
+    cache.set(version, doc);
   }
   return doc;
 }
@@ -240,7 +297,7 @@ function v3Operation(op: Operation): JsonObject {
   if (op.body) {
     const content: JsonObject = {};
     for (const mime of op.consumes) content[mime] = { schema: { $ref: `#/components/schemas/${op.body}` } };
-    out.requestBody = { content, required: true };
+    out.requestBody = op.bodyOptional ? { content } : { content, required: true };
   }
   if (op.action) out["x-kubernetes-action"] = op.action;
   if (op.gvk) out["x-kubernetes-group-version-kind"] = gvkJson(op);
@@ -254,15 +311,23 @@ function v3PathItem(item: PathItem): JsonObject {
   return out;
 }
 
-/** Names of the definitions `roots` reference, transitively (including the roots). */
-function closure(roots: Iterable<string>): string[] {
+/** A `$ref` target's definition name, in either document's spelling. */
+function refName(ref: string): string {
+  return ref.replace(/^#\/(definitions|components\/schemas)\//, "");
+}
+
+/**
+ * Names of the definitions `roots` reference, transitively (including the
+ * roots), looked up in `lookup` (default: the built-in definitions).
+ */
+function closure(roots: Iterable<string>, lookup: (name: string) => Json | undefined = (n) => DEFINITIONS[n]): string[] {
   const seen = new Set<string>();
   const queue = [...roots];
   const visit = (v: Json) => {
     if (Array.isArray(v)) v.forEach(visit);
     else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
-        if (k === "$ref" && typeof x === "string") queue.push(x.replace("#/definitions/", ""));
+        if (k === "$ref" && typeof x === "string") queue.push(refName(x));
         else visit(x);
       }
     }
@@ -271,7 +336,7 @@ function closure(roots: Iterable<string>): string[] {
     const name = queue.pop()!;
     if (seen.has(name)) continue;
     seen.add(name);
-    const def = DEFINITIONS[name];
+    const def = lookup(name);
     if (!def) throw new Error(`openapi: reference to unknown definition ${name}`);
     visit(def);
   }
@@ -285,16 +350,22 @@ function operationRefs(op: Operation): string[] {
   return refs;
 }
 
-let v3Docs: Map<string, ServedDocument> | undefined;
+/** A built document: its JSON value (to merge custom resources into) and what is served. */
+interface BuiltDocument {
+  readonly object: JsonObject;
+  readonly served: ServedDocument;
+}
 
-function buildV3(): Map<string, ServedDocument> {
+let v3Docs: Map<string, BuiltDocument> | undefined;
+
+function buildV3(): Map<string, BuiltDocument> {
   const byDoc = new Map<string, PathItem[]>();
   for (const item of allPaths()) {
     const list = byDoc.get(item.document) ?? [];
     list.push(item);
     byDoc.set(item.document, list);
   }
-  const docs = new Map<string, ServedDocument>();
+  const docs = new Map<string, BuiltDocument>();
   for (const [name, items] of byDoc) {
     const paths: JsonObject = {};
     const roots: string[] = [];
@@ -311,36 +382,115 @@ function buildV3(): Map<string, ServedDocument> {
       paths,
       security: [{ BearerToken: [] }],
     });
-    docs.set(name, served(Buffer.from(JSON.stringify(doc)), OPENAPI_JSON));
+    docs.set(name, { object: doc, served: served(Buffer.from(JSON.stringify(doc)), OPENAPI_JSON) });
   }
   return docs;
 }
 
-function v3(): Map<string, ServedDocument> {
+function v3(): Map<string, BuiltDocument> {
   v3Docs ??= buildV3();
   return v3Docs;
 }
 
-/** The group-version paths /openapi/v3 lists: "api", "api/v1", "apis", "apis/apps", "apis/apps/v1", ..., "version". */
-export function openapiV3Paths(): string[] {
-  return [...v3().keys()].sort();
+/**
+ * The /openapi/v3 document of one custom group-version: the CRDs' paths and
+ * schemas plus the built-in definitions they reference (ObjectMeta, Status,
+ * Scale, ...), so it stands alone. Upstream's builder titles these
+ * "Kubernetes CRD Swagger"; a built-in document of the same group-version
+ * keeps its own header and wins conflicts.
+ */
+function customV3Object(specs: readonly CustomOpenAPISpec[], builtin: JsonObject | undefined): JsonObject {
+  const paths: JsonObject = {};
+  const schemas: JsonObject = {};
+  const roots: string[] = [];
+  for (const spec of specs) {
+    for (const item of spec.paths) {
+      paths[item.path] = v3PathItem(item);
+      for (const op of item.operations) roots.push(...operationRefs(op));
+    }
+    Object.assign(schemas, spec.schemas);
+    roots.push(...Object.keys(spec.schemas));
+  }
+  for (const name of closure(roots, (n) => schemas[n] ?? DEFINITIONS[n])) schemas[name] ??= v3Definition(name);
+  if (!builtin) {
+    return sortKeys({ components: { schemas }, info: { title: "Kubernetes CRD Swagger", version: "v0.1.0" }, openapi: "3.0.0", paths });
+  }
+  const components = builtin.components as JsonObject;
+  return {
+    ...builtin,
+    components: { ...components, schemas: mergeSorted(components.schemas as JsonObject, schemas) },
+    paths: mergeSorted(builtin.paths as JsonObject, paths),
+  };
+}
+
+/** What was derived from one generation of a {@link CustomOpenAPISpecs}. */
+interface CustomCache {
+  readonly generation: number;
+  readonly v2Json: Map<string, ServedDocument>;
+  readonly v2Proto: Map<string, ServedDocument>;
+  v3?: Map<string, ServedDocument>;
+  index?: ServedDocument;
+}
+
+const customCaches = new WeakMap<CustomOpenAPISpecs, CustomCache>();
+
+function customCache(custom: CustomOpenAPISpecs): CustomCache {
+  let c = customCaches.get(custom);
+  if (!c || c.generation !== custom.generation) {
+    c = { generation: custom.generation, v2Json: new Map(), v2Proto: new Map() };
+    customCaches.set(custom, c);
+  }
+  return c;
+}
+
+/** Every /openapi/v3 document: the built-in ones, with the custom group-versions added or merged in. */
+let builtinV3Served: ReadonlyMap<string, ServedDocument> | undefined;
+
+function v3Served(custom: CustomOpenAPISpecs | undefined): ReadonlyMap<string, ServedDocument> {
+  builtinV3Served ??= new Map([...v3()].map(([k, d]) => [k, d.served]));
+  if (!custom || custom.empty) return builtinV3Served;
+  const cache = customCache(custom);
+  if (!cache.v3) {
+    const docs = new Map(builtinV3Served);
+    for (const [gv, specs] of custom.byGroupVersion()) {
+      docs.set(gv, served(Buffer.from(JSON.stringify(customV3Object(specs, v3().get(gv)?.object))), OPENAPI_JSON));
+    }
+    cache.v3 = docs;
+  }
+  return cache.v3;
+}
+
+/**
+ * The group-version paths /openapi/v3 lists: "api", "api/v1", "apis",
+ * "apis/apps", "apis/apps/v1", ..., "version", and those of the custom
+ * resources in `custom`.
+ */
+export function openapiV3Paths(custom?: CustomOpenAPISpecs): string[] {
+  return [...v3Served(custom).keys()].sort();
 }
 
 /** `GET /openapi/v3/<groupVersionPath>` (e.g. "api/v1", "apis/apps/v1"); undefined when not served. */
-export function openapiV3Document(groupVersionPath: string): ServedDocument | undefined {
-  return v3().get(groupVersionPath.replace(/^\/+|\/+$/g, ""));
+export function openapiV3Document(groupVersionPath: string, custom?: CustomOpenAPISpecs): ServedDocument | undefined {
+  return v3Served(custom).get(groupVersionPath.replace(/^\/+|\/+$/g, ""));
 }
 
 let index: ServedDocument | undefined;
 
+function buildIndex(docs: ReadonlyMap<string, ServedDocument>): ServedDocument {
+  const paths: JsonObject = {};
+  for (const name of [...docs.keys()].sort()) paths[name] = { serverRelativeURL: `/openapi/v3/${name}?hash=${docs.get(name)!.hash}` };
+  return served(Buffer.from(JSON.stringify({ paths })), OPENAPI_JSON);
+}
+
 /** `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=<HASH>"}, ...}}`. */
-export function openapiV3Index(): ServedDocument {
-  if (!index) {
-    const paths: JsonObject = {};
-    for (const name of openapiV3Paths()) paths[name] = { serverRelativeURL: `/openapi/v3/${name}?hash=${v3().get(name)!.hash}` };
-    index = served(Buffer.from(JSON.stringify({ paths })), OPENAPI_JSON);
+export function openapiV3Index(custom?: CustomOpenAPISpecs): ServedDocument {
+  if (!custom || custom.empty) {
+    index ??= buildIndex(v3Served(undefined));
+    return index;
   }
-  return index;
+  const cache = customCache(custom);
+  cache.index ??= buildIndex(v3Served(custom));
+  return cache.index;
 }
 
 // ---------------------------------------------------------------------------
@@ -391,11 +541,11 @@ function negotiate<T>(accept: string | undefined, offers: readonly (readonly [st
  * The /openapi/v2 representation for an Accept header: JSON, or gnostic
  * protobuf for either protobuf media type; undefined means 406 Not Acceptable.
  */
-export function negotiateOpenAPIV2(accept: string | undefined, version: string): ServedDocument | undefined {
+export function negotiateOpenAPIV2(accept: string | undefined, version: string, custom?: CustomOpenAPISpecs): ServedDocument | undefined {
   return negotiate(accept, [
-    ["application/json", () => openapiV2Json(version)],
-    [OPENAPI_V2_PROTOBUF_DEPRECATED, () => openapiV2Protobuf(version)],
-    [OPENAPI_V2_PROTOBUF, () => openapiV2Protobuf(version)],
+    ["application/json", () => openapiV2Json(version, custom)],
+    [OPENAPI_V2_PROTOBUF_DEPRECATED, () => openapiV2Protobuf(version, custom)],
+    [OPENAPI_V2_PROTOBUF, () => openapiV2Protobuf(version, custom)],
   ]);
 }
 
@@ -408,8 +558,9 @@ export function negotiateOpenAPIV2(accept: string | undefined, version: string):
 export function negotiateOpenAPIV3(
   accept: string | undefined,
   groupVersionPath: string,
+  custom?: CustomOpenAPISpecs,
 ): ServedDocument | "notAcceptable" | undefined {
-  const doc = openapiV3Document(groupVersionPath);
+  const doc = openapiV3Document(groupVersionPath, custom);
   if (!doc) return undefined;
   return negotiate(accept, [["application/json", () => doc]]) ?? "notAcceptable";
 }

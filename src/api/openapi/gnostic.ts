@@ -238,6 +238,22 @@ function schema(s: JsonObject): Msg {
       case "uniqueItems":
         m.unique_items = v;
         break;
+      // Value validations: custom resource schemas carry them.
+      case "maximum":
+      case "minimum":
+        m[k] = v;
+        break;
+      case "multipleOf":
+      case "exclusiveMaximum":
+      case "exclusiveMinimum":
+      case "maxLength":
+      case "minLength":
+      case "maxItems":
+      case "minItems":
+      case "maxProperties":
+      case "minProperties":
+        m[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+        break;
       default:
         if (!k.startsWith("x-")) throw new Error(`gnostic: unsupported schema keyword ${k}`);
     }

@@ -54,6 +54,8 @@ export interface Operation {
   readonly params: readonly Param[];
   /** Request body (a definition name); PATCH bodies are `meta/v1.Patch`. */
   readonly body?: string;
+  /** The body may be omitted (custom resources' DELETE, whose DeleteOptions upstream marks not required). */
+  readonly bodyOptional?: boolean;
   readonly consumes: readonly string[];
   readonly produces: readonly string[];
   readonly responses: readonly Response[];

@@ -176,7 +176,10 @@ export class ResourceHandler {
   }
 
   private respondObject(r: Request, store: ObjectStore, code: number, obj: KObject, rendering: Rendering): void {
-    if (rendering.kind === "partial-metadata") return send(r.res, code, partialObjectMetadata(obj, rendering.version));
+    if (rendering.kind === "partial-metadata") {
+      send(r.res, code, partialObjectMetadata(obj, rendering.version));
+      return;
+    }
     if (rendering.kind === "table" && this.opts.printTable) {
       send(r.res, code, this.opts.printTable(store.resource, [obj], undefined, rendering));
       return;
