@@ -129,6 +129,7 @@ export class ResourceHandler {
       const pods = this.opts.lookup("", "v1", "pods")!;
       return send(r.res, 201, await bindPod(pods, ns!, body.metadata?.name ?? "", body));
     }
+    if (sub === "finalize" && info.verb === "update") return this.update(r, store, ns);
     if (sub && sub !== "status" && sub !== "scale") {
       throw methodNotSupported({ group: info.group, resource: `${info.resource}/${sub}` }, info.verb);
     }
@@ -244,7 +245,7 @@ export class ResourceHandler {
     if (ns && applied.metadata?.namespace !== undefined && applied.metadata.namespace !== ns) {
       throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
-    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const sub = r.info.subresource === "status" || r.info.subresource === "finalize" ? r.info.subresource : undefined;
     const common = {
       applied,
       manager,
@@ -418,7 +419,7 @@ export class ResourceHandler {
     }
     const old = await store.get(ns, r.info.name).catch(() => undefined);
     await this.admit(r, store, old ? "UPDATE" : "CREATE", obj, old, dryRun);
-    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const sub = r.info.subresource === "status" || r.info.subresource === "finalize" ? r.info.subresource : undefined;
     obj = this.track(r, store, old, obj, r.info.subresource || undefined);
     const { object, created } = await store.update(ns, r.info.name, obj, { dryRun, subresource: sub });
     if (r.info.subresource === "scale") return send(r.res, 200, toScale(object, store.resource), rendering);
@@ -448,7 +449,7 @@ export class ResourceHandler {
     const body = await readBody(r.req);
     const patch = decodeObject(body, "application/json", ["application/json"]);
     const scale = r.info.subresource === "scale";
-    const sub = r.info.subresource === "status" ? "status" : undefined;
+    const sub = r.info.subresource === "status" || r.info.subresource === "finalize" ? r.info.subresource : undefined;
     const result = await store.guaranteedUpdate(
       ns,
       r.info.name,

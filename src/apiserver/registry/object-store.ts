@@ -463,6 +463,12 @@ export class ObjectStore {
       next = { ...structuredClone(old), status: obj.status };
       next.metadata = { ...old.metadata };
       // Status writers may update labels/annotations? Upstream: no, only status.
+    } else if (opts.subresource === "finalize") {
+      // namespaces/finalize: only spec.finalizers changes, as upstream's finalize REST.
+      const finalizers = (obj.spec as { finalizers?: unknown } | undefined)?.finalizers;
+      next = structuredClone(old);
+      next.spec = { ...(next.spec as object), finalizers: Array.isArray(finalizers) && finalizers.length > 0 ? finalizers : undefined };
+      if ((next.spec as { finalizers?: unknown }).finalizers === undefined) delete (next.spec as { finalizers?: unknown }).finalizers;
     } else {
       next = obj;
       // Writes through the main resource leave status alone; pods/binding sets both (spec.nodeName, PodScheduled).
@@ -495,7 +501,7 @@ export class ObjectStore {
     // A no-op write keeps the resourceVersion, as upstream does.
     if (isDeepStrictEqual(next, old)) return old;
     const m = next.metadata!;
-    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0) {
+    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0 && !this.strategy.blocksDeletion?.(next)) {
       // The last finalizer is gone: the object can go now.
       if (opts.dryRun) return next;
       try {
@@ -575,10 +581,11 @@ export class ObjectStore {
       if (opts.propagationPolicy === "Foreground" && !finalizers.includes("foregroundDeletion")) finalizers.push("foregroundDeletion");
       const grace = this.strategy.gracePeriod?.(obj, opts.gracePeriodSeconds);
       try {
-        if (finalizers.length > 0 || (grace !== undefined && grace > 0)) {
+        if (finalizers.length > 0 || (grace !== undefined && grace > 0) || this.strategy.blocksDeletion?.(obj)) {
           // Mark for deletion; finalizers (or the kubelet, for graceful pods) finish it.
           if (m.deletionTimestamp && isDeepStrictEqual(finalizers, m.finalizers ?? [])) return { object: obj, deleted: false };
           const next = structuredClone(obj);
+          this.strategy.prepareForDeletion?.(next);
           next.metadata!.finalizers = finalizers.length > 0 ? finalizers : undefined;
           if (!next.metadata!.finalizers) delete next.metadata!.finalizers;
           next.metadata!.deletionTimestamp ??= rfc3339(this.clock.now() + (grace ?? 0) * 1000);

@@ -119,6 +119,12 @@ const STRATEGIES: Record<string, Strategy> = {
       const status = (o.status ??= {}) as Obj;
       status.phase ??= "Active";
     },
+    blocksDeletion(o) {
+      return (((o.spec as Obj | undefined)?.finalizers as unknown[] | undefined) ?? []).length > 0;
+    },
+    prepareForDeletion(o) {
+      o.status = { ...((o.status as Obj | undefined) ?? {}), phase: "Terminating" };
+    },
   },
   "/pods": {
     returnDeletedObject: true,

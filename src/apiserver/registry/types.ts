@@ -46,6 +46,14 @@ export interface Strategy {
    */
   gracePeriod?(obj: KObject, requested: number | undefined): number | undefined;
   /**
+   * Kind-specific finalizers beyond metadata.finalizers: while true, an
+   * object marked for deletion stays (namespaces: `spec.finalizers`, emptied
+   * through the `finalize` subresource by the namespace controller).
+   */
+  blocksDeletion?(obj: KObject): boolean;
+  /** Adjusts an object being marked for deletion (namespaces: `status.phase: Terminating`). */
+  prepareForDeletion?(obj: KObject): void;
+  /**
    * Runs after defaulting and validation, before a create is written
    * (allocations such as ClusterIPs). May change `obj` or throw a
    * StatusError. Returns an undo run if the write then fails.
