@@ -108,7 +108,6 @@ describe("skiff server and snapshots (etcd)", () => {
       await s.update(original[1]!, enc("changed"), cur.modRevision);
       await s.delete(original[0]!);
       await s.create("/registry/configmaps/default/after-save", enc("x"));
-      revisionBefore = await s.currentRevision();
       changed = await registry(s);
       assert.equal(changed.length, 10);
       await closeEtcd(s);
@@ -119,6 +118,13 @@ describe("skiff server and snapshots (etcd)", () => {
   });
 
   it("refuses a truncated etcd snapshot and leaves etcd untouched", async () => {
+    // Read after the server stopped: while it ran, its components wrote (Lease renewals).
+    const before = await openEtcd();
+    try {
+      revisionBefore = await before.currentRevision();
+    } finally {
+      await closeEtcd(before);
+    }
     // Cut mid-page: the file's size alone gives it away.
     const cut = join(root, "truncated");
     copyFileSync(saved, cut);
