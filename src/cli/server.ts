@@ -25,7 +25,7 @@ import { ensureClusterPki } from "../pki/cluster-pki.js";
 import { adminKubeconfigPath } from "./kubeconfig.js";
 import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
 import { defaultDataDir } from "./data-dir.js";
-import { checkDisabled, startControlPlane } from "./control-plane.js";
+import { checkDisabled, schedulerConfig, startControlPlane } from "./control-plane.js";
 import { claimDataDir } from "./server-lock.js";
 
 export interface ServerFlags {
@@ -46,6 +46,7 @@ export interface ServerFlags {
   tlsSan?: string[];
   serviceCidr: string;
   disable?: string[];
+  schedulerConfig?: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -81,6 +82,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     );
   }
   checkDisabled(flags.disable ?? []);
+  const scheduling = schedulerConfig(flags.schedulerConfig);
   const compactionMs = parseDuration(flags.compactionInterval);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
@@ -185,6 +187,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
       pki,
       disabled: flags.disable ?? [],
+      schedulerConfig: scheduling,
       logger: log,
     });
     log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir) });
@@ -264,7 +267,8 @@ export function registerServer(program: Command): void {
     .option("--no-kubeconfig-merge", "do not merge the admin context into ~/.kube/config")
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
-    .option("--disable <component...>", "components not to run (controller-manager)")
+    .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
+    .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
       const ac = new AbortController();

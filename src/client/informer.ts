@@ -10,6 +10,7 @@
  * client-go contract: enqueue a key, do the work elsewhere). Objects handed
  * out are the cache's own: never mutate them.
  */
+import { setMaxListeners } from "node:events";
 import { Backoff } from "../machinery/backoff.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
 import { StatusError } from "../machinery/status-error.js";
@@ -103,6 +104,11 @@ export class SharedInformer<T extends KubeObject> {
   /** Adds an index (objects already cached are filed at once). */
   addIndexer(name: string, fn: IndexFunc<T>): void {
     this.store.addIndexer(name, fn);
+  }
+
+  /** Whether an index of that name exists (several controllers may share one, as upstream's pod indexes). */
+  hasIndexer(name: string): boolean {
+    return this.store.hasIndex(name);
   }
 
   /** The cached object with key `ns/name` (or `name`). */
@@ -418,7 +424,17 @@ export class InformerFactory {
 
   /** Resolves true once every informer made so far has synced; false if `signal` aborts first. */
   async waitForSync(signal?: AbortSignal): Promise<boolean> {
-    const all = await Promise.all([...this.informers.values()].map((i) => i.waitForSync(signal)));
-    return all.every(Boolean);
+    // One listener on the caller's signal, not one per informer (Node warns past ten).
+    const local = new AbortController();
+    setMaxListeners(0, local.signal);
+    const onAbort = () => local.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) local.abort();
+    try {
+      const all = await Promise.all([...this.informers.values()].map((i) => i.waitForSync(local.signal)));
+      return all.every(Boolean);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
   }
 }

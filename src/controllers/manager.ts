@@ -5,14 +5,9 @@
  * exactly one runs the controllers, and each controller started while this
  * instance leads and stopped when it stops leading.
  */
-import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
-import type { Lease } from "kubernetes-types/coordination/v1.js";
 import { EventRecorder } from "../client/event-recorder.js";
 import { InformerFactory } from "../client/informer.js";
-import { LeaderElector } from "../client/leader-election.js";
-import { ResourceClient } from "../client/resource-client.js";
-import { LEASES } from "../client/resources.js";
+import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
@@ -67,36 +62,20 @@ export class ControllerManager {
     }
   }
 
-  /**
-   * Campaigns for the Lease and runs the controllers while leading, until
-   * `signal` aborts. Leadership lost is campaigned for again (upstream's
-   * process exits and is restarted; in one process the loop does that).
-   */
+  /** Campaigns for the `kube-system/kube-controller-manager` Lease and runs the controllers while leading, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) await this.campaign(signal);
-  }
-
-  private async campaign(signal: AbortSignal): Promise<void> {
-    const identity = this.opts.identity ?? `${hostname()}_${randomUUID()}`;
-    const elector = new LeaderElector({
-      leases: new ResourceClient<Lease>(this.opts.rest, LEASES, "kube-system"),
-      namespace: "kube-system",
-      name: "kube-controller-manager",
-      identity,
-      leaseDurationMs: this.opts.leaseDurationMs,
-      renewDeadlineMs: this.opts.renewDeadlineMs,
-      retryPeriodMs: this.opts.retryPeriodMs,
-      releaseOnCancel: true,
-      logger: this.log,
-    });
-    await elector.run(
+    await runWhileLeading(
       {
-        onStartedLeading: (leading) => this.runControllers(leading),
-        onNewLeader: (leader) => {
-          if (leader !== identity) this.log.info("another controller manager leads", { leader });
-        },
+        rest: this.opts.rest,
+        lease: "kube-controller-manager",
+        logger: this.log,
+        identity: this.opts.identity,
+        leaseDurationMs: this.opts.leaseDurationMs,
+        renewDeadlineMs: this.opts.renewDeadlineMs,
+        retryPeriodMs: this.opts.retryPeriodMs,
       },
       signal,
+      (leading) => this.runControllers(leading),
     );
   }
 
