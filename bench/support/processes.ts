@@ -109,8 +109,11 @@ export interface SkiffServer extends Child {
  * `skiff server` with its state in `dataDir`, on 127.0.0.1 and a free port,
  * no snapshots; from source unless `main` names a built `main.js`.
  */
-export async function startSkiffServer(dataDir: string, opts: { nodeArgs?: string[]; main?: string; logFile?: string } = {}): Promise<SkiffServer> {
-  const args = ["server", "--data-dir", dataDir, "--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-snapshots"];
+export async function startSkiffServer(
+  dataDir: string,
+  opts: { nodeArgs?: string[]; main?: string; logFile?: string; extraArgs?: string[] } = {},
+): Promise<SkiffServer> {
+  const args = ["server", "--data-dir", dataDir, "--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-snapshots", ...(opts.extraArgs ?? [])];
   const { child, line } = await startChild(opts.main ?? cliMain, args, opts.nodeArgs ?? [], /msg="API server listening"/, 120_000, opts.logFile);
   const kubeconfig = /kubeconfig=(\S+)/.exec(line)?.[1];
   if (!kubeconfig) throw new Error(`no kubeconfig in ${JSON.stringify(line)}`);

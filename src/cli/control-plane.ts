@@ -1,22 +1,20 @@
 /**
- * The control-plane components `skiff server` runs beside the API server,
- * each as its own client of the API (HTTPS on loopback with its own client
- * certificate, as upstream's components run), so any of them could as well
- * run on another machine. `--disable NAME` leaves one out.
+ * The control-plane components `skiff server` runs beside the API server
+ * (controller manager, scheduler), each as its own client of the API, so
+ * any of them could as well run on another machine. They run on one worker
+ * thread: the API server keeps the main thread's core, the components get
+ * the other (a Node process is otherwise one core, where Go's components
+ * in k3s use them all). `--disable NAME` leaves one out.
  */
 import { readFileSync } from "node:fs";
-import { configFromFiles } from "../client/config.js";
-import { EventRecorder } from "../client/event-recorder.js";
-import { RestClient } from "../client/rest-client.js";
-import { runWhileLeading } from "../client/run-while-leading.js";
-import { ControllerManager } from "../controllers/manager.js";
+import { Worker } from "node:worker_threads";
 import type { Logger } from "../machinery/log.js";
-import type { ClusterPki, PkiFiles } from "../pki/cluster-pki.js";
+import type { ClusterPki } from "../pki/cluster-pki.js";
 import { defaultSchedulerConfig } from "../scheduler/config/defaults.js";
 import { loadSchedulerConfig } from "../scheduler/config/load.js";
 import type { KubeSchedulerConfiguration } from "../scheduler/config/types.js";
 import { newInTreeRegistry } from "../scheduler/plugins/registry.js";
-import { Scheduler } from "../scheduler/scheduler.js";
+import type { ComponentsConfig } from "./control-plane-components.js";
 
 /** Components `--disable` accepts. */
 export const DISABLEABLE = ["controller-manager", "scheduler"] as const;
@@ -57,40 +55,37 @@ export interface ControlPlaneOptions {
   readonly logger: Logger;
 }
 
-/** Starts the enabled components; the returned function stops them. */
+/**
+ * The worker's entry: the built .js file, or, running from sources under
+ * tsx, a stub that registers tsx's loader in the new thread (loader hooks
+ * are per thread) before importing the .ts file.
+ */
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith(".ts")) return new URL("./control-plane-worker.js", import.meta.url);
+  const target = new URL("./control-plane-worker.ts", import.meta.url).href;
+  // A data: URL cannot resolve bare specifiers: name tsx's API by its resolved file URL.
+  const tsxApi = import.meta.resolve("tsx/esm/api");
+  const stub = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(stub)}`);
+}
+
+/** Starts the enabled components on a worker thread; the returned function stops them (and waits). */
 export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void> {
-  const stop = new AbortController();
-  const running: Promise<void>[] = [];
-  const clients: RestClient[] = [];
-  const clientFor = (files: PkiFiles, userAgent: string) => {
-    const rest = new RestClient(
-      configFromFiles({ server: opts.server, caFile: opts.pki.serverCa.certFile, certFile: files.certFile, keyFile: files.keyFile, userAgent }),
-    );
-    clients.push(rest);
-    return rest;
+  const c = opts.pki.clients;
+  const cfg: ComponentsConfig = {
+    server: opts.server,
+    caFile: opts.pki.serverCa.certFile,
+    ...(opts.disabled.includes("controller-manager") ? {} : { controllerManager: { certFile: c.kubeControllerManager.certFile, keyFile: c.kubeControllerManager.keyFile } }),
+    ...(opts.disabled.includes("scheduler") ? {} : { scheduler: { certFile: c.kubeScheduler.certFile, keyFile: c.kubeScheduler.keyFile, config: opts.schedulerConfig } }),
   };
-  if (!opts.disabled.includes("controller-manager")) {
-    const rest = clientFor(opts.pki.clients.kubeControllerManager, "kube-controller-manager/skiff");
-    const log = opts.logger.with({ component: "controller-manager" });
-    const manager = new ControllerManager({ rest, logger: log });
-    running.push(manager.run(stop.signal).catch((err) => log.error("controller manager stopped", { err: (err as Error).message })));
-  }
-  if (!opts.disabled.includes("scheduler")) {
-    const rest = clientFor(opts.pki.clients.kubeScheduler, "kube-scheduler/skiff");
-    const log = opts.logger.with({ component: "scheduler" });
-    const work = async (leading: AbortSignal) => {
-      const recorder = new EventRecorder({ sink: rest, reportingController: "default-scheduler", logger: log });
-      try {
-        await new Scheduler({ rest, config: opts.schedulerConfig, recorder, logger: log }).run(leading);
-      } finally {
-        await recorder.shutdown();
-      }
-    };
-    running.push(runWhileLeading({ rest, lease: "kube-scheduler", logger: log }, stop.signal, work).catch((err) => log.error("scheduler stopped", { err: (err as Error).message })));
-  }
+  if (!cfg.controllerManager && !cfg.scheduler) return async () => {};
+  const worker = new Worker(workerEntry(), { workerData: cfg });
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.on("error", (err) => opts.logger.error("control-plane components failed", { err: err.message }));
   return async () => {
-    stop.abort();
-    await Promise.all(running);
-    for (const c of clients) c.close();
+    worker.postMessage("stop");
+    const timer = setTimeout(() => void worker.terminate(), 10_000);
+    await exited;
+    clearTimeout(timer);
   };
 }
