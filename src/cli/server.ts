@@ -13,7 +13,8 @@ import { Compactor } from "../storage/compactor.js";
 import { type Datastore, describeDatastore, openDatastore, parseDatastoreEndpoint, recordDatastore } from "../storage/datastore.js";
 import { SnapshotManager, validateCron } from "../storage/snapshot/manager.js";
 import type { Store } from "../storage/store.js";
-import { AuthenticatorChain, x509Authenticator } from "../apiserver/auth/authn.js";
+import { AuthenticatorChain, bearerTokenAuthenticator, StaticTokens, x509Authenticator } from "../apiserver/auth/authn.js";
+import { loadTokenFile } from "../apiserver/auth/token-file.js";
 import { AuthorizerChain, authenticatedAuthorizer, privilegedGroupAuthorizer } from "../apiserver/auth/authz.js";
 import { bootstrapNamespaces, ensureSystemPriorityClasses } from "../apiserver/bootstrap.js";
 import { ApiServer } from "../apiserver/server.js";
@@ -47,6 +48,7 @@ export interface ServerFlags {
   serviceCidr: string;
   disable?: string[];
   schedulerConfig?: string;
+  tokenAuthFile?: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -83,6 +85,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   }
   checkDisabled(flags.disable ?? []);
   const scheduling = schedulerConfig(flags.schedulerConfig);
+  const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
@@ -144,7 +147,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       tls: { key: read(pki.serving.keyFile), cert: read(pki.serving.certFile), clientCA: read(pki.clientCa.certFile) },
       bindAddress: flags.bindAddress,
       port: parsePort(flags.httpsPort, "--https-port"),
-      authenticator: new AuthenticatorChain([x509Authenticator]),
+      authenticator: new AuthenticatorChain([x509Authenticator, ...(staticTokens ? [bearerTokenAuthenticator([new StaticTokens(staticTokens)])] : [])]),
       authorizer: new AuthorizerChain([privilegedGroupAuthorizer, authenticatedAuthorizer]),
       logger: log.with({ component: "apiserver" }),
     });
@@ -268,6 +271,7 @@ export function registerServer(program: Command): void {
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
+    .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();

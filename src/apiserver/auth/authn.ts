@@ -90,7 +90,7 @@ export function bearerTokenAuthenticator(backends: readonly TokenAuthenticator[]
   };
 }
 
-/** Fixed tokens (the server's own and ones named in its config), compared in constant time. */
+/** Fixed tokens (`--token-auth-file`), looked up by value. */
 export class StaticTokens implements TokenAuthenticator {
   private readonly tokens: Map<string, UserInfo>;
   constructor(entries: Iterable<[string, UserInfo]>) {
