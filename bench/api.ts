@@ -19,6 +19,7 @@
  * sources under tsx, whose loader alone adds ~35 MB of RSS),
  * --server-node-arg=ARG (repeatable, e.g. --server-node-arg=--trace-gc),
  * --server-log FILE (append the server's output there),
+ * --with-components (also run the controller manager and scheduler, off by default),
  * --idle-settle-seconds N (idle time before the idle RSS reading; 60, 0 in smoke
  * mode; the reading 2 s after start is reported as rssMB.startup).
  * Progress goes to standard error; only the JSON line goes to standard output.
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     "watch-writes": { type: "string" },
     rate: { type: "string", default: "1000" },
     "idle-settle-seconds": { type: "string" },
+    "with-components": { type: "boolean", default: false },
     phases: { type: "string", default: ALL_PHASES.join(",") },
     "server-cpu-prof": { type: "string" },
     "server-main": { type: "string" },
@@ -331,6 +333,9 @@ try {
     nodeArgs: serverNodeArgs,
     main: values["server-main"] ? resolve(values["server-main"]) : undefined,
     logFile: values["server-log"] ? resolve(values["server-log"]) : undefined,
+    // The API server's own figures: the controller manager and scheduler (their
+    // watches, caches and thread) are measured by bench:scheduler and bench:controllers.
+    extraArgs: values["with-components"] ? [] : ["--disable", "controller-manager", "scheduler"],
   });
   children.push(server);
   say(`server pid ${server.pid} port ${server.port}`);
