@@ -14,6 +14,7 @@ import { defaultSchedulerConfig } from "../scheduler/config/defaults.js";
 import { loadSchedulerConfig } from "../scheduler/config/load.js";
 import type { KubeSchedulerConfiguration } from "../scheduler/config/types.js";
 import { newInTreeRegistry } from "../scheduler/plugins/registry.js";
+import { buildProfiles } from "../scheduler/profile.js";
 import type { ComponentsConfig } from "./control-plane-components.js";
 
 /** Components `--disable` accepts. */
@@ -34,6 +35,9 @@ export function schedulerConfig(file: string | undefined): KubeSchedulerConfigur
   }
   const r = loadSchedulerConfig(text, registry);
   if (!r.ok) throw new Error(`--scheduler-config ${file}: ${r.error}`);
+  // Build the profiles once now, as kube-scheduler does at start: unknown plugins fail here, not later.
+  const built = buildProfiles(r.config, registry, { skipUnregisteredPlugins: true });
+  if (!built.ok) throw new Error(`--scheduler-config ${file}: ${built.error}`);
   return r.config;
 }
 
