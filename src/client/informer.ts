@@ -415,10 +415,17 @@ export class InformerFactory {
 
   /** Starts every informer not yet running; they stop when `signal` aborts. */
   start(signal: AbortSignal): void {
+    // Each running informer keeps listeners on its signal (its list or watch request, its
+    // backoff sleep): they go on a signal of the factory's own, so a dozen informers do not
+    // trip Node's MaxListenersExceededWarning on the caller's.
+    const own = new AbortController();
+    setMaxListeners(0, own.signal);
+    if (signal.aborted) own.abort(signal.reason);
+    else signal.addEventListener("abort", () => own.abort(signal.reason), { once: true });
     for (const [key, inf] of this.informers) {
       if (this.started.has(key)) continue;
       this.started.add(key);
-      void inf.run(signal);
+      void inf.run(own.signal);
     }
   }
 

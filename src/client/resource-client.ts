@@ -126,6 +126,8 @@ export class ResourceClient<T extends KubeObject> implements ListerWatcher<T> {
     readonly descriptor: ResourceDescriptor,
     /** The namespace requests go to; all namespaces (for list/watch) when absent. */
     readonly ns?: string,
+    /** Accept headers for reads (get and watch: `object`; list: `list`); JSON objects unless given. */
+    private readonly accept?: { readonly object: string; readonly list: string },
   ) {
     if (ns !== undefined && !descriptor.namespaced) throw new Error(`${descriptor.resource} is cluster-scoped: it has no namespace`);
     const d = descriptor;
@@ -134,7 +136,7 @@ export class ResourceClient<T extends KubeObject> implements ListerWatcher<T> {
 
   /** The same client, fixed to namespace `ns`. */
   namespace(ns: string): ResourceClient<T> {
-    return new ResourceClient<T>(this.rest, this.descriptor, ns);
+    return new ResourceClient<T>(this.rest, this.descriptor, ns, this.accept);
   }
 
   /** `/api/v1/namespaces/NS/pods` (or all namespaces / cluster scope). */
@@ -167,7 +169,11 @@ export class ResourceClient<T extends KubeObject> implements ListerWatcher<T> {
 
   /** GET of one object (404 rejects as NotFound). */
   get(name: string, opts: { readonly resourceVersion?: string; readonly signal?: AbortSignal } = {}): Promise<T> {
-    return this.rest.request<T>("GET", this.itemPath(name), { query: { resourceVersion: opts.resourceVersion }, signal: opts.signal });
+    return this.rest.request<T>("GET", this.itemPath(name), {
+      query: { resourceVersion: opts.resourceVersion },
+      signal: opts.signal,
+      ...(this.accept ? { headers: { Accept: this.accept.object } } : {}),
+    });
   }
 
   /** One LIST request (one page when `limit` is set). */
@@ -183,6 +189,7 @@ export class ResourceClient<T extends KubeObject> implements ListerWatcher<T> {
         timeoutSeconds: opts.timeoutSeconds,
       },
       signal: opts.signal,
+      ...(this.accept ? { headers: { Accept: this.accept.list } } : {}),
     });
   }
 
@@ -297,6 +304,7 @@ export class ResourceClient<T extends KubeObject> implements ListerWatcher<T> {
             sendInitialEvents: opts.sendInitialEvents ? "true" : undefined,
           },
           signal: ac.signal,
+          ...(this.accept ? { headers: { Accept: this.accept.object } } : {}),
         });
       } catch (err) {
         if (err instanceof StatusError && err.code === 410 && !(err instanceof WatchExpiredError)) throw new WatchExpiredError(err.status);

@@ -54,3 +54,5 @@ export const PRIORITY_CLASSES = d("scheduling.k8s.io", "v1", "priorityclasses", 
 export const STORAGE_CLASSES = d("storage.k8s.io", "v1", "storageclasses", "StorageClass", false);
 /** policy/v1 `poddisruptionbudgets` (PodDisruptionBudget, namespaced). */
 export const POD_DISRUPTION_BUDGETS = d("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true);
+/** core/v1 `replicationcontrollers` (ReplicationController, namespaced). */
+export const REPLICATION_CONTROLLERS = d("", "v1", "replicationcontrollers", "ReplicationController", true);

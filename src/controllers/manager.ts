@@ -11,6 +11,7 @@ import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
+import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
 
 /** What every controller gets. */
 export interface ControllerContext {
@@ -34,6 +35,8 @@ export interface Controller {
 /** The controllers skiff runs, by upstream's names (`--controllers` in kube-controller-manager). */
 export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Controller>> = {
   garbagecollector: (ctx) => new GarbageCollector({ rest: ctx.rest, logger: ctx.logger.with({ controller: "garbagecollector" }) }),
+  replicaset: (ctx) => newReplicaSetController(ctx),
+  replicationcontroller: (ctx) => newReplicationManager(ctx),
 };
 
 /** Options of a {@link ControllerManager}. */

@@ -20,7 +20,7 @@ import { setMaxListeners } from "node:events";
 import type { OwnerReference } from "kubernetes-types/meta/v1.js";
 import { type DiscoveredResource, discoverPreferredResources, ResourceMapper } from "../../client/discovery.js";
 import { SharedInformer } from "../../client/informer.js";
-import { MetadataClient, type PartialObjectMetadata } from "../../client/metadata-client.js";
+import { metadataClient, type PartialObjectMetadata } from "../../client/metadata-client.js";
 import { ResourceClient } from "../../client/resource-client.js";
 import type { RestClient } from "../../client/rest-client.js";
 import { WorkQueue } from "../../client/work-queue.js";
@@ -128,7 +128,7 @@ export class GarbageCollector {
     for (const r of wanted) {
       const key = `${r.group}/${r.resource}`;
       if (this.monitors.has(key) || signal.aborted) continue;
-      const informer = new SharedInformer<PartialObjectMetadata>({ source: new MetadataClient(this.opts.rest, r), name: `gc:${key}`, logger: this.log });
+      const informer = new SharedInformer<PartialObjectMetadata>({ source: metadataClient(this.opts.rest, r), name: `gc:${key}`, logger: this.log });
       informer.addEventHandler({
         onAdd: (obj) => this.observe(r, obj),
         onUpdate: (_old, obj) => this.observe(r, obj),
