@@ -152,3 +152,88 @@ describe("scheduler", () => {
     assert.equal(placed.filter((p) => !p.spec.nodeName).length, 10);
   });
 });
+
+describe("scheduler: affinity, spread, preemption, volumes", () => {
+  it("spreads replicas with required pod anti-affinity, one per node", async () => {
+    for (const z of ["a", "b", "c"]) createNode({ name: `aa-${z}`, labels: { pool: "aa", "topology.kubernetes.io/zone": z } });
+    const names = ["aa-0", "aa-1", "aa-2", "aa-3"];
+    for (const name of names) {
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "sched", labels: { app: "spread-me" } },
+        spec: {
+          nodeSelector: { pool: "aa" },
+          affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "spread-me" } }, topologyKey: "kubernetes.io/hostname" }] } },
+          containers: [{ name: "c", image: "busybox:1.36" }],
+        },
+      };
+      ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify(pod) }), `create ${name}`);
+    }
+    const placed = new Set<string>();
+    const unplaced: string[] = [];
+    for (const name of names) {
+      const c = await eventually(`${name} settles`, () => {
+        const p = podJson(name);
+        if (p.spec.nodeName) return { node: p.spec.nodeName };
+        const cond = p.status.conditions?.find((x) => x.type === "PodScheduled" && x.reason === "Unschedulable");
+        return cond ? { message: cond.message } : undefined;
+      });
+      if ("node" in c) placed.add(c.node!);
+      else unplaced.push(c.message ?? "");
+    }
+    assert.equal(placed.size, 3, "three replicas on three different nodes");
+    assert.equal(unplaced.length, 1);
+    assert.match(unplaced[0]!, /3 node\(s\) didn't match pod anti-affinity rules/);
+  });
+
+  it("spreads across zones with a topology spread constraint", async () => {
+    for (const [n, z] of [["ts-a1", "a"], ["ts-a2", "a"], ["ts-b1", "b"]] as const) createNode({ name: n, labels: { pool: "ts", "topology.kubernetes.io/zone": z } });
+    const zoneOf: Record<string, string> = { "ts-a1": "a", "ts-a2": "a", "ts-b1": "b" };
+    const zones: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const name = `ts-${i}`;
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "sched", labels: { app: "zoned" } },
+        spec: {
+          nodeSelector: { pool: "ts" },
+          topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "zoned" } } }],
+          containers: [{ name: "c", image: "busybox:1.36" }],
+        },
+      };
+      ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify(pod) }), `create ${name}`);
+      zones.push(zoneOf[await nodeOf(name)]!);
+    }
+    assert.equal(zones.filter((z) => z === "a").length, 2);
+    assert.equal(zones.filter((z) => z === "b").length, 2);
+  });
+
+  it("preempts a lower-priority pod for a higher-priority one", async () => {
+    createNode({ name: "pre-1", cpu: "1", labels: { pool: "pre" } });
+    ok(srv.kubectl(["create", "priorityclass", "high-prio", "--value=1000"]), "priority class");
+    createPod("victim", { nodeSelector: { pool: "pre" }, terminationGracePeriodSeconds: 0 }, { cpu: "800m" });
+    assert.equal(await nodeOf("victim"), "pre-1");
+    createPod("vip", { nodeSelector: { pool: "pre" }, priorityClassName: "high-prio" }, { cpu: "800m" });
+    assert.equal(await nodeOf("vip"), "pre-1");
+    await eventually("the victim is gone", () => (srv.kubectl(["-n", "sched", "get", "pod", "victim"]).status !== 0 ? true : undefined));
+    const events = ok(srv.kubectl(["-n", "sched", "get", "events", "-o", "json"]), "events");
+    assert.match(events, /Preempted by pod [0-9a-f-]+ on node pre-1/);
+  });
+
+  it("keeps a pod with an unbound immediate PVC Pending with upstream's reason", async () => {
+    const pvc = {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "data", namespace: "sched" },
+      spec: { accessModes: ["ReadWriteOnce"], storageClassName: "", resources: { requests: { storage: "1Gi" } } },
+    };
+    ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify(pvc) }), "pvc");
+    createPod("needs-volume", { volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }] });
+    const msg = await failedMessage("needs-volume");
+    // The doubled period is upstream's: FitError appends " %v." to a PostFilter message that already ends in one.
+    assert.match(msg, /^0\/\d+ nodes are available: pod has unbound immediate PersistentVolumeClaims\. preemption: 0\/\d+ nodes are available: \d+ Preemption is not helpful for scheduling\.\.$/);
+  });
+});
+

@@ -10,7 +10,10 @@ import { InformerFactory } from "../client/informer.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
+import { EndpointsController } from "./endpoints/controller.js";
+import { EndpointSliceController } from "./endpointslice/controller.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
+import { NamespaceController } from "./namespace/controller.js";
 import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
 
 /** What every controller gets. */
@@ -35,6 +38,16 @@ export interface Controller {
 /** The controllers skiff runs, by upstream's names (`--controllers` in kube-controller-manager). */
 export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Controller>> = {
   garbagecollector: (ctx) => new GarbageCollector({ rest: ctx.rest, logger: ctx.logger.with({ controller: "garbagecollector" }) }),
+  namespace: (ctx) => new NamespaceController({ rest: ctx.rest, informers: ctx.informers, logger: ctx.logger.with({ controller: "namespace" }) }),
+  endpoints: (ctx) =>
+    new EndpointsController({ rest: ctx.rest, informers: ctx.informers, recorder: ctx.recorder("endpoint-controller"), logger: ctx.logger.with({ controller: "endpoints" }) }),
+  endpointslice: (ctx) =>
+    new EndpointSliceController({
+      rest: ctx.rest,
+      informers: ctx.informers,
+      recorder: ctx.recorder("endpoint-slice-controller"),
+      logger: ctx.logger.with({ controller: "endpointslice" }),
+    }),
   replicaset: (ctx) => newReplicaSetController(ctx),
   replicationcontroller: (ctx) => newReplicationManager(ctx),
 };

@@ -10,7 +10,7 @@
  * `PodScheduled=False` condition with upstream's message and go back to the
  * queue; successes record `Scheduled`.
  */
-import type { Node, Pod } from "kubernetes-types/core/v1.js";
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from "kubernetes-types/core/v1.js";
 import type { EventRecorder } from "../client/event-recorder.js";
 import { InformerFactory, type SharedInformer } from "../client/informer.js";
 import type { KubeObject } from "../client/resource-client.js";
@@ -30,7 +30,7 @@ import type { Framework } from "./framework/framework.js";
 import type { QueuedPodInfo } from "./framework/pod-info.js";
 import type { Registry } from "./framework/registry.js";
 import { Status } from "./framework/status.js";
-import { NominatingMode, type NominatingInfo } from "./framework/types.js";
+import { NominatingMode, type NominatingInfo, type PluginClient, type PreemptionPlan } from "./framework/types.js";
 import { newInTreeRegistry } from "./plugins/registry.js";
 import { preCheckForNode } from "./pre-check.js";
 import { buildProfiles } from "./profile.js";
@@ -90,6 +90,7 @@ export class Scheduler {
       listers,
       clock: this.clock,
       bind: (pod, node) => this.bind(pod, node),
+      client: this.pluginClient(),
       skipUnregisteredPlugins: true,
     });
     if (!built.ok) throw new Error(built.error);
@@ -289,6 +290,16 @@ export class Scheduler {
     this.opts.recorder.event(p.pod, undefined, "Normal", "Scheduled", "Binding", `Successfully assigned ${nsName(p.pod)} to ${host}`);
   }
 
+  /** The writes plugins make (VolumeBinding's PV and PVC updates). */
+  private pluginClient(): PluginClient {
+    const pvs = new ResourceClient<PersistentVolume>(this.opts.rest, { group: "", version: "v1", resource: "persistentvolumes", namespaced: false });
+    const pvcs = new ResourceClient<PersistentVolumeClaim>(this.opts.rest, { group: "", version: "v1", resource: "persistentvolumeclaims", namespaced: true });
+    return {
+      updatePersistentVolume: (pv) => pvs.update(pv),
+      updatePersistentVolumeClaim: (pvc) => pvcs.namespace(pvc.metadata?.namespace ?? "").update(pvc),
+    };
+  }
+
   /** POST pods/NAME/binding, as DefaultBinder does. */
   private async bind(pod: Pod, node: string): Promise<void> {
     await this.pods.namespace(pod.metadata?.namespace ?? "").subresource(pod.metadata?.name ?? "", "binding", {
@@ -303,13 +314,51 @@ export class Scheduler {
     const diagnosis = fitError.diagnosis;
     p.unschedulablePlugins = new Set(diagnosis.unschedulablePlugins);
     p.pendingPlugins = new Set(diagnosis.pendingPlugins);
-    let nominating: NominatingInfo | null = null;
-    if (fwk.hasPostFilterPlugins()) {
-      const post = fwk.runPostFilterPlugins(state, p.pod, diagnosis.nodeToStatusMap);
-      if (post.status && !post.status.isSuccess()) diagnosis.postFilterMsg = post.status.message();
-      nominating = post.result?.nominatingInfo ?? null;
+    if (!fwk.hasPostFilterPlugins()) {
+      this.failure(p, null, "Unschedulable", null, cycle, fitError.message);
+      return;
     }
-    this.failure(p, null, "Unschedulable", nominating, cycle, fitError.message);
+    const post = fwk.runPostFilterPlugins(state, p.pod, diagnosis.nodeToStatusMap);
+    if (post.status && !post.status.isSuccess()) diagnosis.postFilterMsg = post.status.message();
+    const nominating = post.result?.nominatingInfo ?? null;
+    const plan = post.result?.preemption;
+    if (!plan) {
+      this.failure(p, null, "Unschedulable", nominating, cycle, fitError.message);
+      return;
+    }
+    // The evictions go through the API; the preemptor waits (nominated) for its victims to go.
+    void this.preempt(plan).then(
+      () => this.failure(p, null, "Unschedulable", nominating, cycle, fitError.message),
+      (err: Error) => this.failure(p, statusFromError(err.message), "SchedulerError", null, cycle),
+    );
+  }
+
+  /** prepareCandidate's API part: mark and delete the victims, announce them, clear lower nominations. */
+  private async preempt(plan: PreemptionPlan): Promise<void> {
+    const client = (pod: Pod) => this.pods.namespace(pod.metadata?.namespace ?? "");
+    await Promise.all(
+      plan.podsToDelete.map(async (victim) => {
+        const others = (victim.status?.conditions ?? []).filter((c) => c.type !== plan.disruptionCondition.type);
+        try {
+          await client(victim).patch(
+            victim.metadata?.name ?? "",
+            { metadata: { uid: victim.metadata?.uid }, status: { conditions: [...others, plan.disruptionCondition] } },
+            { type: "merge", subresource: "status" },
+          );
+          await client(victim).delete(victim.metadata?.name ?? "", { preconditions: { uid: victim.metadata?.uid } });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }),
+    );
+    for (const victim of plan.victims) {
+      this.opts.recorder.event(victim, plan.preemptor, "Normal", "Preempted", "Preempting", `Preempted by pod ${plan.preemptor.metadata?.uid ?? ""} on node ${plan.nodeName}`);
+    }
+    for (const pod of plan.nominatedPodsToClear) {
+      void client(pod)
+        .patch(pod.metadata?.name ?? "", { status: { nominatedNodeName: null } }, { type: "merge", subresource: "status" })
+        .catch((err: Error) => this.log.warn("clearing a nomination failed", { pod: nsName(pod), err: err.message }));
+    }
   }
 
   /**

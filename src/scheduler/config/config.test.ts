@@ -31,12 +31,16 @@ describe("scheduler configuration defaults", () => {
     assert.deepEqual(p.plugins!.multiPoint!.enabled!.map((x) => x.name), getDefaultPlugins().multiPoint!.enabled!.map((x) => x.name));
     // Default args for the registered plugins that take args, in name order.
     assert.deepEqual(p.pluginConfig, [
+      { name: "DefaultPreemption", args: { minCandidateNodesPercentage: 10, minCandidateNodesAbsolute: 100 } },
+      { name: "InterPodAffinity", args: { hardPodAffinityWeight: 1, ignorePreferredTermsOfExistingPods: false } },
       { name: "NodeAffinity", args: {} },
       { name: "NodeResourcesBalancedAllocation", args: { resources: [{ name: "cpu", weight: 1 }, { name: "memory", weight: 1 }] } },
       {
         name: "NodeResourcesFit",
         args: { scoringStrategy: { type: "LeastAllocated", resources: [{ name: "cpu", weight: 1 }, { name: "memory", weight: 1 }] } },
       },
+      { name: "PodTopologySpread", args: { defaultingType: "System" } },
+      { name: "VolumeBinding", args: { bindTimeoutSeconds: 600 } },
     ]);
   });
 

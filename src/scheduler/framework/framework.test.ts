@@ -116,21 +116,46 @@ describe("Framework construction", () => {
     assert.ok(r.ok);
     if (!r.ok) return;
     const f = r.framework;
-    assert.deepEqual(f.skippedPlugins, ["EBSLimits", "GCEPDLimits", "NodeVolumeLimits", "AzureDiskLimits", "VolumeBinding", "VolumeZone", "PodTopologySpread", "InterPodAffinity", "DefaultPreemption"]);
+    assert.deepEqual(f.skippedPlugins, ["EBSLimits", "GCEPDLimits", "NodeVolumeLimits", "AzureDiskLimits", "VolumeZone"]);
     const names = (list: Plugin[]) => list.map((p) => p.name);
     assert.deepEqual(names(f.preEnqueuePlugins), ["SchedulingGates"]);
     assert.equal(f.runPreEnqueuePlugins(makePod("g").schedulingGates(["a"]).obj())?.plugin, "SchedulingGates");
     assert.equal(f.runPreEnqueuePlugins(makePod("p").obj()), null);
     assert.deepEqual(names(f.queueSortPlugins), ["PrioritySort"]);
-    assert.deepEqual(names(f.preFilterPlugins), ["NodeAffinity", "NodePorts", "NodeResourcesFit", "VolumeRestrictions"]);
-    assert.deepEqual(names(f.filterPlugins), ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "VolumeRestrictions"]);
-    assert.deepEqual(names(f.preScorePlugins), ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]);
+    assert.deepEqual(names(f.preFilterPlugins), ["NodeAffinity", "NodePorts", "NodeResourcesFit", "VolumeRestrictions", "VolumeBinding", "PodTopologySpread", "InterPodAffinity"]);
+    assert.deepEqual(names(f.filterPlugins), [
+      "NodeUnschedulable",
+      "NodeName",
+      "TaintToleration",
+      "NodeAffinity",
+      "NodePorts",
+      "NodeResourcesFit",
+      "VolumeRestrictions",
+      "VolumeBinding",
+      "PodTopologySpread",
+      "InterPodAffinity",
+    ]);
+    assert.deepEqual(names(f.postFilterPlugins), ["DefaultPreemption"]);
+    assert.deepEqual(names(f.preScorePlugins), [
+      "TaintToleration",
+      "NodeAffinity",
+      "NodeResourcesFit",
+      "VolumeBinding",
+      "PodTopologySpread",
+      "InterPodAffinity",
+      "NodeResourcesBalancedAllocation",
+    ]);
+    assert.deepEqual(names(f.reservePlugins), ["VolumeBinding"]);
+    assert.deepEqual(names(f.preBindPlugins), ["VolumeBinding"]);
     assert.deepEqual(
       f.listPlugins().score!.enabled,
       [
         { name: "TaintToleration", weight: 3 },
         { name: "NodeAffinity", weight: 2 },
         { name: "NodeResourcesFit", weight: 1 },
+        { name: "VolumeBinding", weight: 1 },
+        { name: "PodTopologySpread", weight: 2 },
+        { name: "InterPodAffinity", weight: 2 },
         { name: "NodeResourcesBalancedAllocation", weight: 1 },
         { name: "ImageLocality", weight: 1 },
       ],
@@ -139,7 +164,19 @@ describe("Framework construction", () => {
     // Only plugins that can reject decide requeueing.
     assert.deepEqual(
       f.enqueueExtensions().map((e) => e.name).sort(),
-      ["NodeAffinity", "NodeName", "NodePorts", "NodeResourcesFit", "NodeUnschedulable", "SchedulingGates", "TaintToleration", "VolumeRestrictions"],
+      [
+        "InterPodAffinity",
+        "NodeAffinity",
+        "NodeName",
+        "NodePorts",
+        "NodeResourcesFit",
+        "NodeUnschedulable",
+        "PodTopologySpread",
+        "SchedulingGates",
+        "TaintToleration",
+        "VolumeBinding",
+        "VolumeRestrictions",
+      ],
     );
   });
 

@@ -50,6 +50,7 @@ import {
   NominatingMode,
   type PermitPlugin,
   type Plugin,
+  type PluginClient,
   type PodNominator,
   type PostBindPlugin,
   type PostFilterPlugin,
@@ -87,6 +88,8 @@ export interface FrameworkOptions {
   nominator?: PodNominator;
   /** Binds through the API (DefaultBinder uses it). */
   bind?: BindFunc;
+  /** Other API writes plugins make (VolumeBinding's PV/PVC updates). */
+  client?: PluginClient;
   clock?: Clock;
   timers?: Timers;
   /** Random numbers in [0, 1) for host selection ties (default Math.random). */
@@ -96,9 +99,9 @@ export interface FrameworkOptions {
   /** Permit-waiting pods, shared by all profiles. */
   waitingPods?: WaitingPodsMap;
   /**
-   * Leave out upstream in-tree plugins the registry does not have yet (e.g.
-   * VolumeBinding in the default set) instead of failing; they are listed in
-   * `skippedPlugins`. Unknown names still fail.
+   * Leave out upstream in-tree plugins the registry does not have (in the
+   * default set: the volume-limit plugins and VolumeZone) instead of
+   * failing; they are listed in `skippedPlugins`. Unknown names still fail.
    */
   skipUnregisteredPlugins?: boolean;
 }
@@ -182,8 +185,9 @@ export class Framework implements Handle {
   /** Where the next node search starts, so every node gets its turn (nextStartNodeIndex). */
   nextStartNodeIndex = 0;
 
+  readonly timers: Timers;
+  readonly client: PluginClient | undefined;
   private readonly bindFunc: BindFunc;
-  private readonly timers: Timers;
   private readonly waitingPods: WaitingPodsMap;
   private readonly pluginsMap = new Map<string, Plugin>();
   private readonly scorePluginWeight = new Map<string, number>();
@@ -214,6 +218,7 @@ export class Framework implements Handle {
     this.rng = opts.rng ?? Math.random;
     this.bindFunc = opts.bind ?? (() => Promise.reject(new Error("no bind function is configured")));
     this.timers = opts.timers ?? systemTimers;
+    this.client = opts.client;
     this.waitingPods = opts.waitingPods ?? new WaitingPodsMap();
   }
 

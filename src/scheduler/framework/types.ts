@@ -9,7 +9,7 @@
  * (as upstream does from v1.32) and returns either a number or a failure
  * Status; PreBind and Bind are async because they do I/O.
  */
-import type { Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service } from "kubernetes-types/core/v1.js";
+import type { Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, ReplicationController, Service } from "kubernetes-types/core/v1.js";
 import type { ReplicaSet, StatefulSet } from "kubernetes-types/apps/v1.js";
 import type { PodDisruptionBudget } from "kubernetes-types/policy/v1.js";
 import type { PriorityClass } from "kubernetes-types/scheduling/v1.js";
@@ -20,6 +20,7 @@ import type { ClusterEventWithHint } from "./events.js";
 import type { NodeInfo } from "./node-info.js";
 import type { PodInfo, QueuedPodInfo } from "./pod-info.js";
 import type { Status } from "./status.js";
+import type { Timers } from "./timers.js";
 
 /** The highest score a Score plugin may give a node after normalizing. */
 export const MaxNodeScore = 100;
@@ -109,8 +110,43 @@ export function nominatingMode(n: NominatingInfo | null | undefined): Nominating
   return n ? n.nominatingMode : NominatingMode.Noop;
 }
 
+/**
+ * The API work a successful preemption leaves to the wiring (the part of
+ * upstream's prepareCandidate that talks to the API server; PostFilter is
+ * synchronous here). Do it in this order, then record the preemptor's
+ * nomination from `nominatingInfo` as for any PostFilter result:
+ *
+ * 1. for every pod of `podsToDelete`: add `disruptionCondition` to its
+ *    status.conditions (replacing a DisruptionTarget condition; PATCH
+ *    pods/status), then DELETE it; on failure, treat the PostFilter as an
+ *    Error (upstream returns `AsStatus(err)`) and do not nominate;
+ * 2. emit a Normal event reason "Preempted", action "Preempting", note
+ *    `Preempted by pod <preemptor uid> on node <nodeName>` for every pod of
+ *    `victims`, regarding the victim, related to the preemptor;
+ * 3. clear status.nominatedNodeName of every pod of `nominatedPodsToClear`
+ *    (errors there are only logged, as upstream).
+ *
+ * Victims that were waiting at Permit were already rejected in-process and
+ * are in `victims` but not in `podsToDelete`.
+ */
+export interface PreemptionPlan {
+  readonly preemptor: Pod;
+  /** The node the preemptor is nominated to. */
+  readonly nodeName: string;
+  /** Every victim, highest priority first. */
+  readonly victims: readonly Pod[];
+  /** The victims to delete through the API. */
+  readonly podsToDelete: readonly Pod[];
+  /** The DisruptionTarget condition to add to each deleted victim before deleting it. */
+  readonly disruptionCondition: PodCondition;
+  /** Lower-priority pods nominated to the node, whose nomination must be cleared. */
+  readonly nominatedPodsToClear: readonly Pod[];
+}
+
 export interface PostFilterResult {
   readonly nominatingInfo: NominatingInfo | null;
+  /** Set by DefaultPreemption on success: the evictions the wiring must carry out. */
+  readonly preemption?: PreemptionPlan;
 }
 
 export interface PostFilterOutcome {
@@ -273,12 +309,28 @@ export interface WaitingPod {
 /** Binds a pod to a node through the API (POST pods/binding); rejects on failure. The wiring provides it. */
 export type BindFunc = (pod: Pod, nodeName: string) => Promise<void>;
 
+/**
+ * The API writes plugins make besides binding (a narrow framework.Handle
+ * ClientSet()). The wiring provides it; each method resolves with the object
+ * as stored (new resourceVersion) and rejects with the API error.
+ */
+export interface PluginClient {
+  /** PUT persistentvolumes/NAME (VolumeBinding's prebinding of a PV to a claim). */
+  updatePersistentVolume(pv: PersistentVolume): Promise<PersistentVolume>;
+  /** PUT persistentvolumeclaims/NAME (VolumeBinding's selected-node annotation). */
+  updatePersistentVolumeClaim(pvc: PersistentVolumeClaim): Promise<PersistentVolumeClaim>;
+}
+
 /** Handle: what plugins may use of the scheduler (framework.Handle, without clientset/informers). */
 export interface Handle {
   /** The snapshot of the current scheduling cycle. */
   snapshotSharedLister(): SharedLister;
   readonly listers: ClusterListers;
   readonly clock: Clock;
+  /** Timers for plugins that wait (VolumeBinding polls for bound claims). */
+  readonly timers: Timers;
+  /** API writes other than binding; undefined when the wiring gives none (plugins then fail what needs it). */
+  readonly client: PluginClient | undefined;
   /** Binds a pod through the API; DefaultBinder calls it. */
   bind(pod: Pod, nodeName: string): Promise<void>;
   nominatedPodsForNode(nodeName: string): PodInfo[];

@@ -218,7 +218,7 @@ describe("PriorityQueue", () => {
     };
     const other = makePod("other").obj();
     const web = makePod("web").labels({ app: "web" }).node("n1").obj();
-    // InterPodAffinity is not in the registry yet: register its Pod/Add interest by hand.
+    // A queue with only InterPodAffinity's Pod/Add interest.
     const q = new PriorityQueue({
       less: () => false,
       clock: new FakeClock(),
@@ -234,13 +234,14 @@ describe("PriorityQueue", () => {
     assert.equal(q.whereIs(wantsWeb), "Backoff", "moved out, still backing off");
     assert.equal(q.whereIs(other), "Unschedulable");
 
-    // In the default profile nothing registered pod adds: the event is ignored.
+    // The default profile's InterPodAffinity registers pod events itself; a node allocatable change does not concern it.
     const { q: q2 } = setup();
     q2.add(wantsWeb);
     q2.addUnschedulableIfNotPresent(failAttempt(q2, ["InterPodAffinity"]), q2.schedulingCycle());
-    q2.assignedPodAdded(web, AssignedPodAdd);
     q2.moveAllToActiveOrBackoffQueue(NodeAllocatableChange);
     assert.equal(q2.whereIs(wantsWeb), "Unschedulable");
+    q2.assignedPodAdded(web, AssignedPodAdd);
+    assert.equal(q2.whereIs(wantsWeb), "Backoff");
   });
 
   it("tracks nominated pods and keeps an in-memory nomination across unrelated updates", () => {

@@ -2,9 +2,24 @@
  * Fluent builders for test pods and nodes (upstream's pkg/scheduler/testing
  * st.MakePod()/st.MakeNode()). Only for tests.
  */
-import type { Container, Node, NodeSelectorRequirement, Pod, Taint, Toleration, Volume } from "kubernetes-types/core/v1.js";
+import type {
+  Container,
+  Node,
+  NodeSelectorRequirement,
+  Pod,
+  PodAffinityTerm,
+  PodCondition,
+  Taint,
+  Toleration,
+  TopologySpreadConstraint,
+  Volume,
+} from "kubernetes-types/core/v1.js";
+import type { LabelSelector } from "kubernetes-types/meta/v1.js";
 
 type Quantities = Record<string, string>;
+
+/** Whether an affinity term is required or preferred (st.PodAffinityKind). */
+export type AffinityKind = "required" | "preferred";
 
 export class PodWrapper {
   private readonly pod: Pod;
@@ -120,6 +135,94 @@ export class PodWrapper {
 
   pvc(claimName: string): this {
     return this.volume({ name: claimName, persistentVolumeClaim: { claimName } });
+  }
+
+  /** A generic ephemeral volume (its claim is named `<pod>-<volume>`). */
+  ephemeralVolume(name: string): this {
+    return this.volume({ name, ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } } } });
+  }
+
+  /** A pod (anti-)affinity term; preferred terms get `weight` (default 1). */
+  private affinityTerm(anti: boolean, kind: AffinityKind, term: PodAffinityTerm, weight = 1): this {
+    const aff = (this.pod.spec!.affinity ??= {});
+    const pa = anti ? (aff.podAntiAffinity ??= {}) : (aff.podAffinity ??= {});
+    if (kind === "required") (pa.requiredDuringSchedulingIgnoredDuringExecution ??= []).push(term);
+    else (pa.preferredDuringSchedulingIgnoredDuringExecution ??= []).push({ weight, podAffinityTerm: term });
+    return this;
+  }
+
+  podAffinity(kind: AffinityKind, term: PodAffinityTerm, weight?: number): this {
+    return this.affinityTerm(false, kind, term, weight);
+  }
+
+  podAntiAffinity(kind: AffinityKind, term: PodAffinityTerm, weight?: number): this {
+    return this.affinityTerm(true, kind, term, weight);
+  }
+
+  /** st.PodAffinityExists: affinity to pods that have label `key`. */
+  podAffinityExists(key: string, topologyKey: string, kind: AffinityKind = "required", weight?: number): this {
+    return this.podAffinity(kind, { labelSelector: { matchExpressions: [{ key, operator: "Exists" }] }, topologyKey }, weight);
+  }
+
+  /** st.PodAffinityIn. */
+  podAffinityIn(key: string, topologyKey: string, values: string[], kind: AffinityKind = "required", weight?: number): this {
+    return this.podAffinity(kind, { labelSelector: { matchExpressions: [{ key, operator: "In", values }] }, topologyKey }, weight);
+  }
+
+  /** st.PodAntiAffinityExists. */
+  podAntiAffinityExists(key: string, topologyKey: string, kind: AffinityKind = "required", weight?: number): this {
+    return this.podAntiAffinity(kind, { labelSelector: { matchExpressions: [{ key, operator: "Exists" }] }, topologyKey }, weight);
+  }
+
+  /** st.PodAntiAffinityIn. */
+  podAntiAffinityIn(key: string, topologyKey: string, values: string[], kind: AffinityKind = "required", weight?: number): this {
+    return this.podAntiAffinity(kind, { labelSelector: { matchExpressions: [{ key, operator: "In", values }] }, topologyKey }, weight);
+  }
+
+  /** st.SpreadConstraint. */
+  spreadConstraint(
+    maxSkew: number,
+    topologyKey: string,
+    whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway",
+    labelSelector: LabelSelector | undefined,
+    opts: { minDomains?: number; nodeAffinityPolicy?: string; nodeTaintsPolicy?: string; matchLabelKeys?: string[] } = {},
+  ): this {
+    const c: TopologySpreadConstraint = { maxSkew, topologyKey, whenUnsatisfiable, labelSelector, ...opts };
+    (this.pod.spec!.topologySpreadConstraints ??= []).push(c);
+    return this;
+  }
+
+  preemptionPolicy(p: "Never" | "PreemptLowerPriority"): this {
+    this.pod.spec!.preemptionPolicy = p;
+    return this;
+  }
+
+  /** status.startTime (RFC 3339). */
+  startTime(t: string): this {
+    this.pod.status!.startTime = t;
+    return this;
+  }
+
+  /** Marks the pod terminating (deletionTimestamp set). */
+  terminating(at = "2026-01-01T00:00:00Z"): this {
+    this.pod.metadata = { ...this.pod.metadata, deletionTimestamp: at };
+    return this;
+  }
+
+  condition(c: PodCondition): this {
+    (this.pod.status!.conditions ??= []).push(c);
+    return this;
+  }
+
+  /** A controller owner reference. */
+  ownerReference(kind: string, name: string, apiVersion = "apps/v1", uid = `${name}-uid`): this {
+    this.pod.metadata!.ownerReferences = [{ apiVersion, kind, name, uid, controller: true }];
+    return this;
+  }
+
+  schedulingGate(name: string): this {
+    (this.pod.spec!.schedulingGates ??= []).push({ name });
+    return this;
   }
 
   obj(): Pod {

@@ -1,0 +1,143 @@
+/**
+ * Per-node memoization for plugins that scan every pod of every node in
+ * PreFilter/PreScore (InterPodAffinity, PodTopologySpread). A node's answer
+ * to "how many of your pods match X" depends only on its pods and labels,
+ * which change exactly when its NodeInfo's generation does, and on X; so it
+ * is computed once per (node generation, X) and reused by the following
+ * pods of the same workload, which ask the same X. The results are those of
+ * the scan itself: this only saves repeating it.
+ */
+import type { LabelSelector } from "../../machinery/labels.js";
+import type { NodeInfo } from "../framework/node-info.js";
+import { NOTHING } from "../framework/pod-info.js";
+
+interface Entry<V> {
+  generation: number;
+  values: Map<string, V>;
+}
+
+export class NodeMemo<V> {
+  // Keyed by the NodeInfo object: the snapshot keeps its NodeInfos across cycles; copies made
+  // for preemption or nominated pods are other objects (and bump their generation when changed).
+  private readonly memo = new WeakMap<NodeInfo, Entry<V>>();
+
+  /** @param maxKeysPerNode bounds the memory per node; the node's entries are dropped when reached. */
+  constructor(private readonly maxKeysPerNode = 32) {}
+
+  /** The value for `key` on the node, computed by `compute` unless the node is unchanged since. */
+  get(ni: NodeInfo, key: string, compute: () => V): V {
+    let e = this.memo.get(ni);
+    if (!e || e.generation !== ni.generation) {
+      e = { generation: ni.generation, values: new Map() };
+      this.memo.set(ni, e);
+    }
+    let v = e.values.get(key);
+    if (v === undefined) {
+      if (e.values.size >= this.maxKeysPerNode) e.values.clear();
+      v = compute();
+      e.values.set(key, v);
+    }
+    return v;
+  }
+}
+
+/** A string that identifies what a selector matches (equal strings, equal matches). */
+export function selectorKey(sel: LabelSelector): string {
+  if (sel === NOTHING) return "∅";
+  if (sel.empty) return "*";
+  let out = "";
+  for (const r of sel.requirements) out += `${r.key}\u0001${r.op}\u0001${r.values.join("\u0002")}\u0003`;
+  return out;
+}
+
+/** A string that identifies a label set (or namespace labels). */
+export function labelsKey(labels: Readonly<Record<string, string>> | undefined): string {
+  if (!labels) return "";
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let out = "";
+  for (const k of keys) out += `${k}\u0001${labels[k]}\u0003`;
+  return out;
+}
+
+/** A (topology key, topology value, amount) a node contributes to a total. */
+export type Contribution = readonly [key: string, value: string, amount: number];
+
+/** Counts per topology pair that remember how many node contributions each holds. */
+export class PairTotals {
+  readonly byKey = new Map<string, Map<string, { amount: number; refs: number }>>();
+
+  apply(contributions: readonly Contribution[], sign: 1 | -1): void {
+    for (const [k, v, amount] of contributions) {
+      let values = this.byKey.get(k);
+      if (!values) this.byKey.set(k, (values = new Map()));
+      const e = values.get(v);
+      if (e) {
+        e.amount += sign * amount;
+        e.refs += sign;
+        if (e.refs === 0) {
+          values.delete(v);
+          if (values.size === 0) this.byKey.delete(k);
+        }
+      } else {
+        values.set(v, { amount: sign * amount, refs: sign });
+      }
+    }
+  }
+}
+
+interface AggregateState<C, T> {
+  nodes: NodeInfo[];
+  generations: number[];
+  contributions: C[];
+  total: T;
+}
+
+/**
+ * The sum over a node list of per-node contributions, kept per key and
+ * brought up to date by recomputing only the entries whose NodeInfo (its
+ * identity at that index, or its generation) changed since the last call.
+ * Contributions are also memoized per node, so a list that shifted (a node
+ * joined it) costs lookups, not scans.
+ */
+export class NodeAggregates<C, T> {
+  private readonly byKey = new Map<string, AggregateState<C, T>>();
+  private readonly memo = new NodeMemo<C>();
+
+  constructor(
+    private readonly empty: () => T,
+    private readonly apply: (total: T, c: C, sign: 1 | -1) => void,
+    private readonly maxKeys = 8,
+  ) {}
+
+  /** The up-to-date total for `key` over `nodes`; `compute` gives one node's contribution. Do not mutate it. */
+  total(key: string, nodes: readonly NodeInfo[], compute: (ni: NodeInfo) => C): T {
+    let a = this.byKey.get(key);
+    if (a) {
+      // Most recently used last, so the oldest key is dropped first.
+      this.byKey.delete(key);
+    } else {
+      if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value!);
+      a = { nodes: [], generations: [], contributions: [], total: this.empty() };
+    }
+    this.byKey.set(key, a);
+    const n = nodes.length;
+    for (let i = 0; i < n; i++) {
+      const ni = nodes[i]!;
+      if (a.nodes[i] === ni && a.generations[i] === ni.generation) continue;
+      if (i < a.nodes.length) this.apply(a.total, a.contributions[i]!, -1);
+      const c = this.memo.get(ni, key, () => compute(ni));
+      this.apply(a.total, c, 1);
+      a.nodes[i] = ni;
+      a.generations[i] = ni.generation;
+      a.contributions[i] = c;
+    }
+    for (let i = n; i < a.nodes.length; i++) this.apply(a.total, a.contributions[i]!, -1);
+    if (a.nodes.length > n) {
+      a.nodes.length = n;
+      a.generations.length = n;
+      a.contributions.length = n;
+    }
+    return a.total;
+  }
+}
