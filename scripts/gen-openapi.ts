@@ -12,6 +12,9 @@
  *   double), which kubernetes-types flattens to `number`;
  * - src/api/openapi/patch-meta.ts: patch strategies, list/map types, unions
  *   (upstream Go struct tags and markers, hand-curated);
+ * - src/api/openapi/enums.upstream.json: `enum` values and the enum-bearing
+ *   descriptions upstream serves for `+enum` fields (provenance in
+ *   enums.upstream.md), which kubernetes-types drops;
  * - the small tables below for what neither carries (IntOrString, Time, ...).
  *
  * Run: `node --import tsx scripts/gen-openapi.ts` (`--check` exits 1 when
@@ -48,6 +51,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const TYPES_DIR = join(ROOT, "node_modules/kubernetes-types");
 const CLIENT_MODELS = join(ROOT, "node_modules/@kubernetes/client-node/dist/gen/models");
 const OUT = join(ROOT, "src/api/openapi/definitions.generated.json");
+const ENUMS = join(ROOT, "src/api/openapi/enums.upstream.json");
 
 const INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 
@@ -437,6 +441,58 @@ function applyPatchMeta(schema: Schema, meta: FieldPatchMeta | undefined): Schem
   return out;
 }
 
+/** One field's entry in enums.upstream.json. */
+interface EnumFact {
+  enum?: string[];
+  description?: string;
+  items?: { enum: string[] };
+  additionalProperties?: { enum: string[] };
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string");
+}
+
+/**
+ * Merges enums.upstream.json: `enum` (and the description that lists the
+ * values) on string fields, `items.enum` on arrays of strings,
+ * `additionalProperties.enum` on maps of strings. Every entry must name a
+ * generated string field of that shape: a stale entry is an error.
+ */
+function applyEnums(out: Map<string, Schema>, facts: Record<string, Record<string, EnumFact>>): number {
+  let n = 0;
+  for (const [def, fields] of Object.entries(facts)) {
+    const properties = out.get(def)?.properties as Record<string, Schema> | undefined;
+    if (!properties) throw new Error(`enums.upstream.json: ${def} is not a generated definition`);
+    for (const [field, fact] of Object.entries(fields)) {
+      const prop = properties[field];
+      const where = `enums.upstream.json: ${def}.${field}`;
+      if (!prop) throw new Error(`${where} is not a field kubernetes-types knows`);
+      if (fact.enum !== undefined || fact.description !== undefined) {
+        if (prop.type !== "string" || !isStringArray(fact.enum) || typeof fact.description !== "string") {
+          throw new Error(`${where}: expected a string field with enum and description`);
+        }
+        prop.enum = [...fact.enum];
+        prop.description = fact.description;
+      } else if (fact.items) {
+        const items = prop.items as Schema | undefined;
+        if (prop.type !== "array" || items?.type !== "string" || !isStringArray(fact.items.enum)) throw new Error(`${where}: expected an array of strings`);
+        items.enum = [...fact.items.enum];
+      } else if (fact.additionalProperties) {
+        const values = prop.additionalProperties as Schema | undefined;
+        if (prop.type !== "object" || values?.type !== "string" || !isStringArray(fact.additionalProperties.enum)) {
+          throw new Error(`${where}: expected a map of strings`);
+        }
+        values.enum = [...fact.additionalProperties.enum];
+      } else {
+        throw new Error(`${where}: empty entry`);
+      }
+      n++;
+    }
+  }
+  return n;
+}
+
 /** Every `$ref` must name a generated definition. */
 function checkReferences(out: Map<string, Schema>): void {
   const visit = (v: unknown, where: string) => {
@@ -519,6 +575,7 @@ function main(): void {
     if (!gen.out.has(def)) throw new Error(`patch-meta: type ${def} is not a served definition`);
   }
   addGroupVersionKinds(gen.out);
+  const enumFields = applyEnums(gen.out, JSON.parse(readFileSync(ENUMS, "utf8")) as Record<string, Record<string, EnumFact>>);
   checkReferences(gen.out);
   if (unresolvedNumbers.length > 0) {
     throw new Error(`no integer format known for:\n  ${unresolvedNumbers.join("\n  ")}\n(add them to FORMAT_FALLBACK)`);
@@ -532,11 +589,11 @@ function main(): void {
       console.error(`${relative(ROOT, OUT)} is stale: run node --import tsx scripts/gen-openapi.ts`);
       process.exit(1);
     }
-    console.log(`${relative(ROOT, OUT)} is up to date (${gen.out.size} definitions)`);
+    console.log(`${relative(ROOT, OUT)} is up to date (${gen.out.size} definitions, ${enumFields} enum fields)`);
     return;
   }
   writeFileSync(OUT, text);
-  console.log(`wrote ${relative(ROOT, OUT)}: ${gen.out.size} definitions, ${text.length} bytes`);
+  console.log(`wrote ${relative(ROOT, OUT)}: ${gen.out.size} definitions, ${enumFields} enum fields, ${text.length} bytes`);
 }
 
 main();

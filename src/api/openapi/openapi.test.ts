@@ -168,6 +168,12 @@ describe("OpenAPI v2", () => {
     const ext = Object.fromEntries((ports.vendor_extension as Obj[]).map((e) => [e.name, obj(e.value).yaml]));
     assert.equal(ext["x-kubernetes-patch-merge-key"], "containerPort\n");
     assert.equal(ext["x-kubernetes-list-map-keys"], "- containerPort\n- protocol\n");
+    const pull = obj((obj(container.properties).additional_properties as Obj[]).find((p) => p.name === "imagePullPolicy")?.value);
+    assert.deepEqual(
+      (pull.enum as Obj[]).map((a) => a.yaml),
+      ["Always\n", "IfNotPresent\n", "Never\n"],
+      "enum values survive the protobuf encoding",
+    );
     const podPatch = obj(obj((obj(doc.paths).path as Obj[]).find((p) => p.name === "/api/v1/namespaces/{namespace}/pods/{name}")?.value).patch);
     const names = (podPatch.parameters as Obj[]).map((p) => {
       const param = obj(p.parameter);
@@ -206,6 +212,27 @@ describe("OpenAPI v3", () => {
       assert.equal(doc.etag, `"${hash}"`);
     }
     assert.deepEqual(Object.keys(index.paths).sort(), openapiV3Paths());
+  });
+
+  test("enum fields carry upstream's enum values and description (v2 and v3)", () => {
+    const expected = [
+      "Image pull policy. One of Always, Never, IfNotPresent. Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated. More info: https://kubernetes.io/docs/concepts/containers/images#updating-images",
+      "",
+      "Possible enum values:",
+      ' - `"Always"` means that kubelet always attempts to pull the latest image. Container will fail If the pull fails.',
+      ' - `"IfNotPresent"` means that kubelet pulls if the image isn\'t present on disk. Container will fail if the image isn\'t present and the pull fails.',
+      ' - `"Never"` means that kubelet never pulls an image, but only uses a local image. Container will fail if the image isn\'t present',
+    ].join("\n");
+    const v2Pull = obj(obj(obj(obj(v2().definitions)["io.k8s.api.core.v1.Container"]).properties).imagePullPolicy);
+    assert.deepEqual(v2Pull.enum, ["Always", "IfNotPresent", "Never"]);
+    assert.equal(v2Pull.description, expected);
+    const v3 = JSON.parse(openapiV3Document("api/v1")!.body.toString()) as JsonObject;
+    const schemas = obj(obj(v3.components).schemas);
+    const v3Pull = obj(obj(obj(schemas["io.k8s.api.core.v1.Container"]).properties).imagePullPolicy);
+    assert.deepEqual(v3Pull.enum, ["Always", "IfNotPresent", "Never"]);
+    assert.equal(v3Pull.description, expected);
+    const modes = obj(obj(obj(schemas["io.k8s.api.core.v1.PersistentVolumeClaimSpec"]).properties).accessModes);
+    assert.deepEqual(obj(modes.items).enum, ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]);
   });
 
   test("each document is OpenAPI 3.0 shaped and self-contained", () => {
