@@ -2,6 +2,7 @@
 /** The `skiff` command: one entry point, one file per subcommand. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerAgent } from "./agent.js";
 import { registerKubeconfig } from "./kubeconfig.js";
 import { registerServer } from "./server.js";
 import { registerSnapshot } from "./snapshot.js";
@@ -22,6 +23,7 @@ const program = new Command("skiff")
   .version(version())
   .showHelpAfterError("(run with --help for usage)");
 registerServer(program);
+registerAgent(program);
 registerSnapshot(program);
 registerKubeconfig(program);
 

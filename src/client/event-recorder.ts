@@ -124,6 +124,8 @@ function clone<T>(v: T): T {
 
 /** Records Events for one reporting controller. */
 export class EventRecorder {
+  /** This recorder's offset within each millisecond of its event names. */
+  private readonly subMillisecond = BigInt(Math.floor(Math.random() * 1_000_000));
   private readonly sink: EventSink;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -169,8 +171,11 @@ export class EventRecorder {
         return;
       }
       const now = this.timers.now();
-      // Names must be unique even for events in the same millisecond (JS has no finer clock).
-      let nanos = BigInt(now) * 1_000_000n;
+      // Names must be unique even for events in the same millisecond (JS has no finer clock):
+      // a random sub-millisecond offset per recorder keeps two components (the scheduler's
+      // Scheduled, the kubelet's Created) from naming the same pod's events alike, as
+      // upstream's real nanoseconds do; lastNanos keeps one recorder's names distinct.
+      let nanos = BigInt(now) * 1_000_000n + this.subMillisecond;
       if (nanos <= this.lastNanos) nanos = this.lastNanos + 1n;
       this.lastNanos = nanos;
       const ev: EventsV1Event = {

@@ -460,6 +460,10 @@ export class ObjectStore {
     const old = this.decode(kv);
     let next: KObject;
     if (opts.subresource === "status") {
+      const uid = obj.metadata?.uid;
+      if (uid && uid !== old.metadata?.uid) {
+        throw conflict(this.qualified, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid}`);
+      }
       next = { ...structuredClone(old), status: obj.status };
       next.metadata = { ...old.metadata };
       // Status writers may update labels/annotations? Upstream: no, only status.
@@ -501,7 +505,9 @@ export class ObjectStore {
     // A no-op write keeps the resourceVersion, as upstream does.
     if (isDeepStrictEqual(next, old)) return old;
     const m = next.metadata!;
-    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0 && !this.strategy.blocksDeletion?.(next)) {
+    // Upstream's ShouldDeleteDuringUpdate: the last finalizer gone and no grace period running
+    // (a pod in graceful termination goes only by the kubelet's delete with grace 0).
+    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0 && (m.deletionGracePeriodSeconds ?? 0) === 0 && !this.strategy.blocksDeletion?.(next)) {
       // The last finalizer is gone: the object can go now.
       if (opts.dryRun) return next;
       try {

@@ -141,8 +141,10 @@ const STRATEGIES: Record<string, Strategy> = {
     },
     gracePeriod(o, requested) {
       const spec = o.spec as Obj | undefined;
-      // Unscheduled pods have no kubelet to stop them: they go at once, as upstream.
+      // Unscheduled pods have no kubelet to stop them, and finished ones nothing left to stop: they go at once, as upstream.
       if (!spec?.nodeName) return 0;
+      const phase = (o.status as Obj | undefined)?.phase;
+      if (phase === "Succeeded" || phase === "Failed") return 0;
       return requested ?? (spec.terminationGracePeriodSeconds as number | undefined) ?? 30;
     },
   },
