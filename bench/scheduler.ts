@@ -208,11 +208,14 @@ try {
   if (phases.has("retry")) {
     // Pods that fit nowhere (a selector no node has), retried each time a node label changes.
     await must(c, "POST", "/api/v1/namespaces", JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "retry" } }), 201);
+    // The node whose label changes trigger the retries: a basic node, or one of its own.
+    const target = phases.has("basic") && numNodes > 0 ? "node-0" : "retry-node-0";
+    if (target === "retry-node-0") await createNodes(c, [target], 1);
     await createPods(c, "retry", Array.from({ length: retryPods }, (_, i) => `r-${i}`), (n) => pod("retry", n, { nodeSelector: { nowhere: "true" } }));
     await sleep(3000);
     const cpu0 = cpuSeconds(pid);
     for (let round_ = 0; round_ < retryRounds; round_++) {
-      const r = await c.send("PATCH", `/api/v1/nodes/node-${round_ % Math.max(1, numNodes)}`, {
+      const r = await c.send("PATCH", `/api/v1/nodes/${target}`, {
         body: JSON.stringify({ metadata: { labels: { "bench-round": String(round_) } } }),
         headers: { "Content-Type": "application/merge-patch+json" },
       });
