@@ -59,8 +59,12 @@ describe("EventRecorder", () => {
     await rec.flush();
     assert.equal(sink.calls.length, 1);
     const ev = sink.calls[0]!.event!;
-    const nanos = BigInt(timers.now()) * 1_000_000n;
-    assert.equal(ev.metadata!.name, `web.${nanos.toString(16)}`);
+    // Nanoseconds of the event's millisecond, plus the recorder's sub-millisecond offset.
+    const ms = BigInt(timers.now()) * 1_000_000n;
+    const m = /^web\.([0-9a-f]+)$/.exec(ev.metadata!.name!);
+    assert.ok(m, ev.metadata!.name);
+    const nanos = BigInt(`0x${m[1]}`);
+    assert.ok(nanos >= ms && nanos < ms + 1_000_000n, "within the event's millisecond");
     assert.equal(ev.metadata!.name, eventName("web", nanos));
     assert.equal(ev.metadata!.namespace, "shop");
     assert.equal(ev.apiVersion, "events.k8s.io/v1");

@@ -10,6 +10,7 @@ import { InformerFactory } from "../client/informer.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
+import { newDeploymentController } from "./deployment/controller.js";
 import { EndpointsController } from "./endpoints/controller.js";
 import { EndpointSliceController } from "./endpointslice/controller.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
@@ -50,6 +51,7 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
     }),
   replicaset: (ctx) => newReplicaSetController(ctx),
   replicationcontroller: (ctx) => newReplicationManager(ctx),
+  deployment: (ctx) => newDeploymentController(ctx),
 };
 
 /** Options of a {@link ControllerManager}. */

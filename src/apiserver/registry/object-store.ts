@@ -86,6 +86,18 @@ function randomSuffix(n = 5): string {
   return s;
 }
 
+/** ObjectMeta's list and map fields are `omitempty` upstream: an emptied one is gone, not `[]` or `{}`. */
+const OMIT_EMPTY_META = ["labels", "annotations", "ownerReferences", "finalizers", "managedFields"] as const;
+
+function omitEmptyMetadata(obj: KObject): void {
+  const m = obj.metadata as Record<string, unknown> | undefined;
+  if (!m) return;
+  for (const k of OMIT_EMPTY_META) {
+    const v = m[k];
+    if (v === null || (Array.isArray(v) && v.length === 0) || (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0)) delete m[k];
+  }
+}
+
 /** The object without metadata and status: what generation counts. */
 function specPart(o: KObject): Record<string, unknown> {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
@@ -151,6 +163,7 @@ export class ObjectStore {
   }
 
   private encode(obj: KObject): Uint8Array {
+    omitEmptyMetadata(obj);
     const stored = this.codec ? this.codec.encode(obj) : obj;
     const { apiVersion, kind, metadata, ...rest } = stored;
     const { resourceVersion: _rv, ...meta } = metadata ?? {};
