@@ -112,7 +112,7 @@ export class ObjectStore {
   private readonly qualified: { group: string; resource: string };
   private readonly hasStatus: boolean;
   private readonly codec?: Codec;
-  /** Deleted objects of watch events, built once per event however many watchers receive it. */
+  /** Watch events' objects (and deleted objects), built once per event however many watchers receive it. */
   private readonly sharedDecodes = new WeakMap<KeyValue, KObject>();
   /**
    * Decoded objects by key, valid while the stored revision matches: what
@@ -702,7 +702,13 @@ export class ObjectStore {
       this.sharedDecodes.set(kv, obj);
       return obj;
     }
-    return kv.value.byteLength > 0 ? this.decodeReadOnly(kv) : undefined;
+    if (kv.value.byteLength === 0) return undefined;
+    // Memoised per key-value too: filtered watchers decode both an event's object and its previous
+    // version, and the by-key cache holds only one revision per key, so alternating the two would
+    // decode them again for every watcher.
+    obj = this.decodeReadOnly(kv);
+    this.sharedDecodes.set(kv, obj);
+    return obj;
   }
 
   private bookmark(revision: number, initialEventsEnd: boolean): ApiWatchEvent {
