@@ -83,6 +83,9 @@ function selectors(url: URL, r: ResourceType) {
   }
 }
 
+/** Lists larger than this are written in batches of about this size. */
+const STREAM_BATCH_BYTES = 1 << 20;
+
 /** An object as `PartialObjectMetadata` (only its metadata), as upstream answers `as=PartialObjectMetadata(List)`. */
 function partialObjectMetadata(obj: KObject, version: string): object {
   return { kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: obj.metadata ?? {} };
@@ -335,9 +338,29 @@ export class ResourceHandler {
 
   /** JSON lists straight from the stored bytes (the common case, and the large one). */
   private async listJson(r: Request, store: ObjectStore, ns: string | undefined, opts: Parameters<ObjectStore["listJson"]>[1]): Promise<void> {
-    const body = await store.listJson(ns, opts);
-    r.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length });
-    r.res.end(body);
+    const chunks = await store.listJsonChunks(ns, opts);
+    let length = 0;
+    for (const c of chunks) length += c.byteLength;
+    r.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": length });
+    if (length <= STREAM_BATCH_BYTES) {
+      r.res.end(Buffer.concat(chunks));
+      return;
+    }
+    // Large lists go out in ~1 MB writes with a turn between them, so the client
+    // receives and decodes while the rest is still encrypted and written.
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    for (const c of chunks) {
+      batch.push(c);
+      batchBytes += c.byteLength;
+      if (batchBytes < STREAM_BATCH_BYTES) continue;
+      if (r.res.destroyed) return;
+      r.res.write(Buffer.concat(batch, batchBytes));
+      batch = [];
+      batchBytes = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    r.res.end(batch.length > 0 ? Buffer.concat(batch, batchBytes) : undefined);
   }
 
   private async watch(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {

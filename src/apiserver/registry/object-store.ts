@@ -261,6 +261,14 @@ export class ObjectStore {
    * Falls back to the decoded path for converted resources and filtered lists.
    */
   async listJson(ns: string | undefined, opts: ListOptions = {}): Promise<Buffer> {
+    return Buffer.concat(await this.listJsonChunks(ns, opts));
+  }
+
+  /**
+   * {@link listJson} as byte chunks, in order, for a caller that streams
+   * them (a 15 MB list then reaches the client while it is still written).
+   */
+  async listJsonChunks(ns: string | undefined, opts: ListOptions = {}): Promise<Uint8Array[]> {
     const { kvs, objects, metadata } = await this.collect(ns, opts);
     const head = `{"apiVersion":${JSON.stringify(apiVersionOf(this.resource))},"kind":${JSON.stringify(`${this.resource.kind}List`)},"metadata":${JSON.stringify(metadata)},"items":[`;
     const parts: Uint8Array[] = [Buffer.from(head)];
@@ -271,7 +279,7 @@ export class ObjectStore {
       for (const c of items[i]!) parts.push(c);
     }
     parts.push(Buffer.from("]}"));
-    return Buffer.concat(parts);
+    return parts;
   }
 
   /** A stored object's JSON with its resourceVersion, as byte chunks, spliced when the layout allows it. */
