@@ -52,3 +52,21 @@ test("validation errors read as upstream's", async () => {
     },
   );
 });
+
+test("guaranteedUpdate re-applies a mutation that lost a race, unless a version was pinned", async () => {
+  const cms = storeFor("", "v1", "configmaps");
+  await cms.create("default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "counter" }, data: { n: "0" } });
+  // Twenty unpinned read-modify-writes at once: every one lands, none is lost.
+  await Promise.all(
+    Array.from({ length: 20 }, () =>
+      cms.guaranteedUpdate("default", "counter", (cur) => ({ ...cur, data: { n: String(Number((cur.data as { n: string }).n) + 1) } })),
+    ),
+  );
+  const after = await cms.get("default", "counter");
+  assert.equal((after.data as { n: string }).n, "20");
+  // A pinned, stale version is a 409.
+  await assert.rejects(
+    cms.guaranteedUpdate("default", "counter", (cur) => ({ ...cur, metadata: { ...cur.metadata, resourceVersion: "1" } })),
+    (e: Error) => /the object has been modified/.test(e.message),
+  );
+});

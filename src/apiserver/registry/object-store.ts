@@ -577,8 +577,9 @@ export class ObjectStore {
       try {
         return await this.writeUpdate(ns, name, kv, next, opts);
       } catch (err) {
-        // Someone wrote in between: read again and re-apply, unless the caller pinned a version.
-        if (err instanceof StatusError && err.reason === "Conflict" && !rv && attempt < 10) continue;
+        // Someone wrote in between: read again and re-apply (upstream retries without limit; 1,000
+        // bounds a bug). A version the patch pinned fails the check above on the next attempt.
+        if (err instanceof StatusError && err.reason === "Conflict" && err.message.endsWith(OPTIMISTIC_LOCK_MESSAGE) && attempt < 1000) continue;
         throw err;
       }
     }
