@@ -63,3 +63,4 @@ export {
 export { filterActivePods, getPodReadyCondition, isPodActive, isPodAvailable, isPodReady, isPodTerminating, podKey } from "./pod-utils.js";
 export { SLOW_START_INITIAL_BATCH_SIZE, type SlowStartResult, slowStartBatch } from "./slow-start.js";
 export { goTimeString, parseTime, rfc3339 } from "./time.js";
+export { processNextWorkItem } from "./workers.js";

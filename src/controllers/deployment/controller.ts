@@ -28,6 +28,7 @@ import { type DeploymentApi, restDeploymentApi } from "./api.js";
 import { RECREATE } from "./fenceposts.js";
 import { DEPLOYMENT_GVK, REPLICA_SET_GVK } from "./kinds.js";
 import { DeploymentSyncer } from "./sync.js";
+import { processNextWorkItem } from "../common/workers.js";
 
 /** Upstream's default `--concurrent-deployment-syncs`. */
 export const DEFAULT_WORKERS = 5;
@@ -128,26 +129,13 @@ export class DeploymentController implements Controller {
   }
 
   /** Syncs one key from the queue; false once the queue is shut down. */
-  async processNextWorkItem(): Promise<boolean> {
-    const key = await this.queue.get();
-    if (key === undefined) return false;
-    try {
-      let err: unknown;
-      try {
-        await this.syncer.syncDeployment(key);
-      } catch (e) {
-        err = e ?? new Error("sync failed");
-      }
-      this.handleErr(err, key);
-    } finally {
-      this.queue.done(key);
-    }
-    return true;
+  processNextWorkItem(): Promise<boolean> {
+    return processNextWorkItem(this.queue, (key) => this.syncer.syncDeployment(key), (key, err) => this.handleErr(err, key));
   }
 
-  /** Upstream's `handleErr`: forget on success (or a terminating namespace), back off up to {@link MAX_RETRIES}, then drop. */
+  /** Upstream's `handleErr` for a failed sync: forget it in a terminating namespace, back off up to {@link MAX_RETRIES}, then drop. */
   private handleErr(err: unknown, key: string): void {
-    if (err === undefined || hasStatusCause(err, NAMESPACE_TERMINATING_CAUSE)) {
+    if (hasStatusCause(err, NAMESPACE_TERMINATING_CAUSE)) {
       this.queue.forget(key);
       return;
     }

@@ -24,6 +24,7 @@ import { isConflict } from "../../machinery/status-error.js";
 import { servicesSelecting, servicesToUpdateOnPodChange } from "../endpointslice/util/pods.js";
 import { TriggerTimeTracker } from "../endpointslice/util/trigger-time-tracker.js";
 import { type EndpointsSyncDeps, LEADER_ELECTION_ANNOTATION, syncEndpoints } from "./sync.js";
+import { processNextWorkItem } from "../common/workers.js";
 
 /** Retries of one Service before it is dropped from the queue (upstream: 15, about 82 s of backoff). */
 export const MAX_RETRIES = 15;
@@ -128,17 +129,8 @@ export class EndpointsController {
   }
 
   private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await syncEndpoints(this.deps, key);
-        this.queue.forget(key);
-      } catch (err) {
-        this.handleErr(key, err);
-      } finally {
-        this.queue.done(key);
-      }
+    while (await processNextWorkItem(this.queue, (key) => syncEndpoints(this.deps, key), (key, err) => this.handleErr(key, err))) {
+      // each turn handles one key
     }
   }
 

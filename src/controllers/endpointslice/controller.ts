@@ -30,6 +30,7 @@ import { type EndpointSliceSyncDeps, StaleInformerCacheError, syncEndpointSlices
 import { EndpointSliceTracker } from "./tracker.js";
 import { servicesSelecting, servicesToUpdateOnPodChange } from "./util/pods.js";
 import { TriggerTimeTracker } from "./util/trigger-time-tracker.js";
+import { processNextWorkItem } from "../common/workers.js";
 
 /** Retries of one Service before it is dropped from the queue (upstream: 15). */
 export const MAX_RETRIES = 15;
@@ -202,17 +203,8 @@ export class EndpointSliceController {
   }
 
   private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await syncEndpointSlices(this.deps, key);
-        this.queue.forget(key);
-      } catch (err) {
-        this.handleErr(key, err);
-      } finally {
-        this.queue.done(key);
-      }
+    while (await processNextWorkItem(this.queue, (key) => syncEndpointSlices(this.deps, key), (key, err) => this.handleErr(key, err))) {
+      // each turn handles one key
     }
   }
 

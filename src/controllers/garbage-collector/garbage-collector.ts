@@ -26,6 +26,7 @@ import type { RestClient } from "../../client/rest-client.js";
 import { WorkQueue } from "../../client/work-queue.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
 import { isConflict, isNotFound, StatusError } from "../../machinery/status-error.js";
+import { processNextWorkItem } from "../common/workers.js";
 import { DependencyGraph, type GraphNode, type ObjectIdentity } from "./graph.js";
 
 export const ORPHAN_FINALIZER = "orphan";
@@ -189,18 +190,12 @@ export class GarbageCollector {
   // ---- workers ----
 
   private async worker(queue: WorkQueue<string>, process: (uid: string) => Promise<void>): Promise<void> {
-    for (;;) {
-      const uid = await queue.get();
-      if (uid === undefined) return;
-      try {
-        await process(uid);
-        queue.forget(uid);
-      } catch (err) {
-        if (!isConflict(err)) this.log.warn("garbage collection failed; retrying", { uid, err: (err as Error).message });
-        queue.addRateLimited(uid);
-      } finally {
-        queue.done(uid);
-      }
+    const retry = (uid: string, err: unknown) => {
+      if (!isConflict(err)) this.log.warn("garbage collection failed; retrying", { uid, err: (err as Error).message });
+      queue.addRateLimited(uid);
+    };
+    while (await processNextWorkItem(queue, process, retry)) {
+      // each turn handles one uid
     }
   }
 

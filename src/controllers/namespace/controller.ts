@@ -20,6 +20,7 @@ import { WorkQueue } from "../../client/work-queue.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
 import { restContentApi, restNamespaceApi } from "./api.js";
 import { type ContentApi, type NamespaceApi, NamespacedResourcesDeleter, ResourcesRemainingError } from "./sync.js";
+import { processNextWorkItem } from "../common/workers.js";
 
 /** Upstream's `namespaceDeletionGracePeriod`. */
 export const NAMESPACE_DELETION_GRACE_PERIOD_MS = 5000;
@@ -90,24 +91,19 @@ export class NamespaceController {
   }
 
   private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await this.sync(key);
-        this.queue.forget(key);
-      } catch (err) {
-        if (err instanceof ResourcesRemainingError) {
-          const seconds = Math.floor(err.estimate / 2) + 1;
-          this.log.debug("content remaining in namespace", { namespace: key, waitSeconds: seconds });
-          this.queue.addAfter(key, seconds * 1000);
-        } else {
-          this.log.warn("deletion of namespace failed", { namespace: key, err: (err as Error).message });
-          this.queue.addRateLimited(key);
-        }
-      } finally {
-        this.queue.done(key);
-      }
+    while (await processNextWorkItem(this.queue, (key) => this.sync(key), (key, err) => this.handleErr(key, err))) {
+      // each turn handles one key
+    }
+  }
+
+  private handleErr(key: string, err: unknown): void {
+    if (err instanceof ResourcesRemainingError) {
+      const seconds = Math.floor(err.estimate / 2) + 1;
+      this.log.debug("content remaining in namespace", { namespace: key, waitSeconds: seconds });
+      this.queue.addAfter(key, seconds * 1000);
+    } else {
+      this.log.warn("deletion of namespace failed", { namespace: key, err: (err as Error).message });
+      this.queue.addRateLimited(key);
     }
   }
 

@@ -30,6 +30,7 @@ import type { Controller, ControllerContext } from "../manager.js";
 import { REPLICA_SET_KIND, REPLICATION_CONTROLLER_KIND, type ReplicaSetKind } from "./kind.js";
 import type { ReplicaSetApi } from "./status.js";
 import { BURST_REPLICAS, type ReplicaSetLister, ReplicaSetSyncer } from "./sync.js";
+import { processNextWorkItem } from "../common/workers.js";
 
 /** Upstream's default `--concurrent-replicaset-syncs` (and `--concurrent-rc-syncs`). */
 export const DEFAULT_WORKERS = 5;
@@ -148,19 +149,15 @@ export class ReplicaSetController<T extends KubeObject> implements Controller {
   }
 
   /** Syncs one key from the queue; false once the queue is shut down. */
-  async processNextWorkItem(): Promise<boolean> {
-    const key = await this.queue.get();
-    if (key === undefined) return false;
-    try {
-      await this.syncer.syncReplicaSet(key);
-      this.queue.forget(key);
-    } catch (err) {
-      this.log.error("sync failed", { key, err: errorMessage(err) });
-      this.queue.addRateLimited(key);
-    } finally {
-      this.queue.done(key);
-    }
-    return true;
+  processNextWorkItem(): Promise<boolean> {
+    return processNextWorkItem(
+      this.queue,
+      (key) => this.syncer.syncReplicaSet(key),
+      (key, err) => {
+        this.log.error("sync failed", { key, err: errorMessage(err) });
+        this.queue.addRateLimited(key);
+      },
+    );
   }
 
   // ---- owner handlers ----
