@@ -248,7 +248,7 @@ export class Scheduler {
     const assumedPod: Pod = { ...pod, spec: { ...pod.spec!, nodeName: host } };
     const assumeErr = this.cache.assumePod(assumedPod);
     if (assumeErr) {
-      this.failure(p, statusFromError(assumeErr), "SchedulerError", null, cycle);
+      this.failure(p, Status.asStatus(assumeErr), "SchedulerError", null, cycle);
       return;
     }
     const reserve = fwk.runReservePluginsReserve(state, assumedPod, host);
@@ -275,7 +275,7 @@ export class Scheduler {
       if (!failed) failed = await fwk.runPreBindPlugins(state, assumedPod, host);
       if (!failed || failed.isSuccess()) failed = await fwk.runBindPlugins(state, assumedPod, host);
     } catch (err) {
-      failed = statusFromError((err as Error).message);
+      failed = Status.asStatus((err as Error).message);
     }
     if (failed && !failed.isSuccess() && !failed.isSkip()) {
       fwk.runReservePluginsUnreserve(state, assumedPod, host);
@@ -329,7 +329,7 @@ export class Scheduler {
     // The evictions go through the API; the preemptor waits (nominated) for its victims to go.
     void this.preempt(plan).then(
       () => this.failure(p, null, "Unschedulable", nominating, cycle, fitError.message),
-      (err: Error) => this.failure(p, statusFromError(err.message), "SchedulerError", null, cycle),
+      (err: Error) => this.failure(p, Status.asStatus(err.message), "SchedulerError", null, cycle),
     );
   }
 
@@ -402,8 +402,4 @@ export class Scheduler {
       .namespace(pod.metadata?.namespace ?? "")
       .patch(pod.metadata?.name ?? "", { metadata: { uid: pod.metadata?.uid }, status }, { type: "strategic", subresource: "status" });
   }
-}
-
-function statusFromError(message: string): Status {
-  return Status.asStatus(message);
 }
