@@ -315,8 +315,63 @@ export interface ImageService {
   removeImage(image: string): Promise<RuntimeResult<void>>;
 }
 
+// ---- streaming (exec, attach, port-forward) ----
+
+/** What a command run to completion printed and how it ended (CRI ExecSync). */
+export interface ExecSyncResult {
+  readonly exitCode: number;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  /** True when the timeout ran out and the process was killed (exitCode is then meaningless). */
+  readonly timedOut: boolean;
+}
+
+/** How an interactive exec or attach is wired (CRI ExecRequest/AttachRequest). */
+export interface StreamOptions {
+  /** The client sends stdin (`-i`); its end (EOF) closes the process's stdin. */
+  readonly stdin: boolean;
+  /** A terminal (`-t`): stdout carries both streams and `resize` applies. */
+  readonly tty: boolean;
+  /** Wanted streams; unwanted output is drained and dropped. */
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+}
+
+/**
+ * A live exec or attach session. Streams are Node streams the transport
+ * (SPDY or WebSocket) pipes to the client; `exit` settles once the process
+ * (exec) or the attachment (attach: the container exited or the runtime
+ * detached) ends, with the exit code when known.
+ */
+export interface StreamSession {
+  readonly stdin?: NodeJS.WritableStream;
+  readonly stdout?: NodeJS.ReadableStream;
+  /** Absent when tty (stderr goes to stdout through the terminal). */
+  readonly stderr?: NodeJS.ReadableStream;
+  /** Terminal size, when tty. */
+  resize(width: number, height: number): void;
+  /** Ends the session from the client side (the client went away). */
+  close(): void;
+  /** The exit code, or an expected failure (e.g. the runtime went away mid-exec). */
+  readonly exit: Promise<RuntimeResult<number>>;
+}
+
+/** Interactive streams into containers and sandboxes (CRI Exec, Attach, PortForward). */
+export interface StreamingService {
+  /** Runs `cmd` in the container to completion (probes; CRI ExecSync). */
+  execSync(containerId: string, cmd: readonly string[], timeoutSeconds: number): Promise<RuntimeResult<ExecSyncResult>>;
+  /** Starts `cmd` in a running container, streams wired per `opts`. */
+  exec(containerId: string, cmd: readonly string[], opts: StreamOptions): Promise<RuntimeResult<StreamSession>>;
+  /** Attaches to the main process of a running container. */
+  attach(containerId: string, opts: StreamOptions): Promise<RuntimeResult<StreamSession>>;
+  /** A byte stream to `port` on the sandbox's loopback (CRI PortForward), one per client connection. */
+  portForward(podSandboxId: string, port: number): Promise<RuntimeResult<NodeJS.ReadWriteStream>>;
+  /** Makes the container's log writer reopen its log file (after the kubelet rotated it; CRI ReopenContainerLog). */
+  reopenContainerLog(containerId: string): Promise<RuntimeResult<void>>;
+}
+
 /** A whole runtime: what the kubelet is given. */
-export interface ContainerRuntime extends RuntimeService, ImageService {
+export interface ContainerRuntime extends RuntimeService, ImageService, StreamingService {
   /** Scheme of container ids in the API (`sim://…`, `runc://…`). */
   readonly type: string;
   /**

@@ -14,6 +14,7 @@ import {
   type ContainerFilter,
   type ContainerRuntime,
   type ContainerState,
+  type ExecSyncResult,
   type ContainerStatus,
   type ContainerSummary,
   fail,
@@ -27,6 +28,7 @@ import {
   type RuntimeConfig,
   type RuntimeResult,
   type RuntimeVersion,
+  type StreamSession,
   type StringMap,
 } from "../types.js";
 import { type Cidr, formatCidr, IpPool, parseCidr } from "./cidr.js";
@@ -181,6 +183,31 @@ export class SimRuntime implements ContainerRuntime {
     const c = this.containers.get(containerId);
     if (!c || probe !== "readiness") return undefined;
     return c.behaviour.ready;
+  }
+
+  // ---- streaming: nothing runs, so there is nothing to stream into ----
+
+  async execSync(containerId: string): Promise<RuntimeResult<ExecSyncResult>> {
+    const c = this.containers.get(containerId);
+    if (!c) return fail("NotFound", `container ${containerId} not found`);
+    // A simulated command succeeds silently, as the simulated probes do.
+    return ok({ exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), timedOut: false });
+  }
+
+  async exec(): Promise<RuntimeResult<StreamSession>> {
+    return fail("Unimplemented", "the simulated runtime runs no processes: exec is not available on simulated nodes");
+  }
+
+  async attach(): Promise<RuntimeResult<StreamSession>> {
+    return fail("Unimplemented", "the simulated runtime runs no processes: attach is not available on simulated nodes");
+  }
+
+  async portForward(): Promise<RuntimeResult<NodeJS.ReadWriteStream>> {
+    return fail("Unimplemented", "the simulated runtime runs no processes: port-forward is not available on simulated nodes");
+  }
+
+  async reopenContainerLog(containerId: string): Promise<RuntimeResult<void>> {
+    return this.containers.has(containerId) ? ok(undefined) : fail("NotFound", `container ${containerId} not found`);
   }
 
   async close(): Promise<void> {
