@@ -8,6 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import type { ControllerSettings } from "../controllers/manager.js";
 import type { Logger } from "../machinery/log.js";
 import type { ClusterPki } from "../pki/cluster-pki.js";
 import { defaultSchedulerConfig } from "../scheduler/config/defaults.js";
@@ -56,6 +57,8 @@ export interface ControlPlaneOptions {
   readonly disabled: readonly string[];
   /** The scheduler's configuration (see {@link schedulerConfig}). */
   readonly schedulerConfig: KubeSchedulerConfiguration;
+  /** Settings of the controller manager (cluster CIDR, node mask size). */
+  readonly controllerSettings: ControllerSettings;
   readonly logger: Logger;
 }
 
@@ -79,7 +82,7 @@ export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void
   const cfg: ComponentsConfig = {
     server: opts.server,
     caFile: opts.pki.serverCa.certFile,
-    ...(opts.disabled.includes("controller-manager") ? {} : { controllerManager: { certFile: c.kubeControllerManager.certFile, keyFile: c.kubeControllerManager.keyFile } }),
+    ...(opts.disabled.includes("controller-manager") ? {} : { controllerManager: { certFile: c.kubeControllerManager.certFile, keyFile: c.kubeControllerManager.keyFile, settings: opts.controllerSettings } }),
     ...(opts.disabled.includes("scheduler") ? {} : { scheduler: { certFile: c.kubeScheduler.certFile, keyFile: c.kubeScheduler.keyFile, config: opts.schedulerConfig } }),
   };
   if (!cfg.controllerManager && !cfg.scheduler) return async () => {};

@@ -27,6 +27,7 @@ import { adminKubeconfigPath } from "./kubeconfig.js";
 import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
 import { defaultDataDir } from "./data-dir.js";
 import { checkDisabled, schedulerConfig, startControlPlane } from "./control-plane.js";
+import { cidrsOverlap, parseCidr } from "../machinery/cidr.js";
 import { claimDataDir } from "./server-lock.js";
 
 export interface ServerFlags {
@@ -46,6 +47,7 @@ export interface ServerFlags {
   kubeconfigMerge: boolean;
   tlsSan?: string[];
   serviceCidr: string;
+  clusterCidr: string;
   disable?: string[];
   schedulerConfig?: string;
   tokenAuthFile?: string;
@@ -84,6 +86,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     );
   }
   checkDisabled(flags.disable ?? []);
+  checkClusterCidrs(flags.clusterCidr, flags.serviceCidr);
   const scheduling = schedulerConfig(flags.schedulerConfig);
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
@@ -191,6 +194,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       pki,
       disabled: flags.disable ?? [],
       schedulerConfig: scheduling,
+      controllerSettings: { clusterCidr: flags.clusterCidr, nodeCidrMaskSize: 24 },
       logger: log,
     });
     log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir) });
@@ -243,6 +247,21 @@ function advertiseAddress(bind: string): string {
   return "127.0.0.1";
 }
 
+/** Both ranges parse and do not overlap; throws a message naming the flags. */
+function checkClusterCidrs(clusterCidr: string, serviceCidr: string): void {
+  const parse = (text: string, flag: string) => {
+    try {
+      return parseCidr(text);
+    } catch (err) {
+      throw new Error(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const pods = parse(clusterCidr, "--cluster-cidr");
+  const svcs = parse(serviceCidr, "--service-cidr");
+  if (pods.prefix > 24) throw new Error(`--cluster-cidr ${clusterCidr} is too small: each node takes a /24 from it`);
+  if (cidrsOverlap(pods, svcs)) throw new Error(`--cluster-cidr ${clusterCidr} and --service-cidr ${serviceCidr} overlap; pick disjoint ranges`);
+}
+
 function parsePort(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, not ${text}`);
@@ -270,6 +289,7 @@ export function registerServer(program: Command): void {
     .option("--no-kubeconfig-merge", "do not merge the admin context into ~/.kube/config")
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
+    .option("--cluster-cidr <cidr>", "IPv4 range pod IPs come from; each node gets a /24 of it", "10.42.0.0/16")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")

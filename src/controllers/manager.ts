@@ -15,6 +15,7 @@ import { EndpointsController } from "./endpoints/controller.js";
 import { EndpointSliceController } from "./endpointslice/controller.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
 import { NamespaceController } from "./namespace/controller.js";
+import { NodeIpamController } from "./nodeipam/controller.js";
 import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
 
 /** What every controller gets. */
@@ -29,7 +30,19 @@ export interface ControllerContext {
   readonly informers: InformerFactory;
   /** An events.k8s.io recorder reporting as `component` (e.g. `replicaset-controller`). */
   recorder(component: string): EventRecorder;
+  readonly settings: ControllerSettings;
 }
+
+/** Cluster-wide settings controllers read (kube-controller-manager flags). */
+export interface ControllerSettings {
+  /** The pod network nodes get their ranges from (`--cluster-cidr`). */
+  readonly clusterCidr: string;
+  /** Size of each node's pod range (`--node-cidr-mask-size`). */
+  readonly nodeCidrMaskSize: number;
+}
+
+/** k3s' defaults: pods in 10.42.0.0/16, a /24 per node. */
+export const DEFAULT_CONTROLLER_SETTINGS: ControllerSettings = Object.freeze({ clusterCidr: "10.42.0.0/16", nodeCidrMaskSize: 24 });
 
 /** A controller: runs until `signal` aborts. */
 export interface Controller {
@@ -52,6 +65,15 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
   replicaset: (ctx) => newReplicaSetController(ctx),
   replicationcontroller: (ctx) => newReplicationManager(ctx),
   deployment: (ctx) => newDeploymentController(ctx),
+  nodeipam: (ctx) =>
+    new NodeIpamController({
+      rest: ctx.rest,
+      informers: ctx.informers,
+      clusterCidr: ctx.settings.clusterCidr,
+      nodeCidrMaskSize: ctx.settings.nodeCidrMaskSize,
+      recorder: ctx.recorder("node-ipam-controller"),
+      logger: ctx.logger.with({ controller: "nodeipam" }),
+    }),
 };
 
 /** Options of a {@link ControllerManager}. */
@@ -59,6 +81,8 @@ export interface ControllerManagerOptions {
   /** A client authenticated as `system:kube-controller-manager`. */
   readonly rest: RestClient;
   readonly logger?: Logger;
+  /** Cluster settings ({@link DEFAULT_CONTROLLER_SETTINGS} unless given). */
+  readonly settings?: ControllerSettings;
   /** Controllers to run (all of {@link CONTROLLERS} unless given). */
   readonly controllers?: readonly string[];
   /** Lease timings (upstream defaults 15 s / 10 s / 2 s); tests shorten them. */
@@ -107,6 +131,7 @@ export class ControllerManager {
       rest: this.opts.rest,
       logger: this.log,
       informers,
+      settings: this.opts.settings ?? DEFAULT_CONTROLLER_SETTINGS,
       recorder: (component) => {
         const r = new EventRecorder({ sink: this.opts.rest, reportingController: component, logger: this.log });
         recorders.push(r);

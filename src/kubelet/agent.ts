@@ -14,7 +14,7 @@ import { LEASES, NODES, PODS } from "../client/resources.js";
 import { RestClient } from "../client/rest-client.js";
 import { systemTimers, type Timers } from "../client/timers.js";
 import type { Logger } from "../machinery/log.js";
-import { formatCidr, maskSizeFor, nthSubnet, numberToIp, parseCidr } from "../runtime/sim/cidr.js";
+import { formatCidr, maskSizeFor, nthSubnet, numberToIp, parseCidr } from "../machinery/cidr.js";
 import { SimRuntime } from "../runtime/sim/sim-runtime.js";
 import type { KubeletConfig } from "./config.js";
 import { recorderEvents } from "./events.js";

@@ -31,7 +31,7 @@ import {
   type StreamSession,
   type StringMap,
 } from "../types.js";
-import { type Cidr, formatCidr, IpPool, parseCidr } from "./cidr.js";
+import { type Cidr, formatCidr, IpPool, parseCidr } from "../../machinery/cidr.js";
 import { behaviourOf, type SimBehaviour, simulatedPullFailure } from "./knobs.js";
 
 /** Version the sim runtime reports (`sim://0.1.0` on the node). */

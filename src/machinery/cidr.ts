@@ -1,5 +1,5 @@
 /**
- * IPv4 CIDR arithmetic for the simulated runtime: carving a node's pod
+ * IPv4 CIDR arithmetic (node IPAM, the simulated runtime): carving a node's pod
  * range out of the cluster CIDR, and handing out pod IPs from it the way
  * CNI's host-local IPAM does (network and gateway addresses skipped,
  * released addresses reused).
@@ -12,7 +12,7 @@ export interface Cidr {
   readonly prefix: number;
 }
 
-function ipToNumber(ip: string): number | undefined {
+export function ipToNumber(ip: string): number | undefined {
   const parts = ip.split(".");
   if (parts.length !== 4) return undefined;
   let n = 0;
@@ -38,6 +38,12 @@ export function parseCidr(text: string): Cidr {
   if (ip === undefined || !(prefix >= 0 && prefix <= 32)) throw new Error(`invalid IPv4 CIDR ${JSON.stringify(text)} (want e.g. 10.42.0.0/16)`);
   const size = 2 ** (32 - prefix);
   return { base: ip - (ip % size), prefix };
+}
+
+/** Whether two ranges share an address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  const end = (c: Cidr) => c.base + 2 ** (32 - c.prefix) - 1;
+  return a.base <= end(b) && b.base <= end(a);
 }
 
 /** `10.42.3.0/24`. */
