@@ -64,6 +64,12 @@ export interface ApiServerOptions {
   readonly strategyFor?: (r: ResourceType) => Strategy | undefined;
   /** Extra non-resource routes (OpenAPI); return true when handled. */
   readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+  /**
+   * Routes outside the Kubernetes API served before authentication (the
+   * join endpoints, which check the join token themselves); answering true
+   * means the request was handled.
+   */
+  readonly publicRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
 }
 
 const UNAUTHENTICATED_PATHS = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
@@ -213,6 +219,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
         if (UNAUTHENTICATED_PATHS.has(url.pathname) || /^\/(healthz|livez|readyz)\//.test(url.pathname)) {
           return await this.serveHealthOrVersion(res, url);
         }
+        if (this.opts.publicRoutes && !url.pathname.startsWith("/api") && (await this.opts.publicRoutes(req, res, url))) return;
         user = await this.opts.authenticator.authenticate(req);
         if (!user) throw unauthorized();
         const info = parseRequestInfo(req.method ?? "GET", url);

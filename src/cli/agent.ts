@@ -9,7 +9,9 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type ClientConfig, configFromKubeconfig } from "../client/config.js";
-import { consoleLogger } from "../machinery/log.js";
+import { consoleLogger, type Logger } from "../machinery/log.js";
+import { parseJoinToken } from "../pki/join-token.js";
+import { joinCluster } from "../kubelet/join.js";
 import { DEFAULT_KUBELET_CONFIG, loadKubeletConfig } from "../kubelet/config.js";
 import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
@@ -29,7 +31,32 @@ export interface AgentFlags {
   kubeletConfig?: string;
 }
 
-/** The client config the flags describe; throws a message saying what is missing. */
+/** What the agent talks to the cluster with. */
+export interface AgentCredentials {
+  readonly client: ClientConfig;
+  /** The cluster's client CA (known after a join), for the kubelet API to verify callers. */
+  readonly clientCaPem?: string;
+}
+
+/**
+ * With a join token (`K10…`, from the server's `<data-dir>/token`): joins
+ * and authenticates as `system:node:NAME` with its own certificate. Else
+ * the bearer token or kubeconfig the flags give.
+ */
+export async function agentCredentials(flags: AgentFlags, log: Logger): Promise<AgentCredentials> {
+  const joinToken = flags.token ? parseJoinToken(flags.token) : undefined;
+  if (!joinToken || flags.kubeconfig) return { client: agentClientConfig(flags) };
+  if (!flags.server) throw new Error("--server URL is required with a join token");
+  if (!/^https:\/\//.test(flags.server)) throw new Error(`--server must be an https:// URL, not ${flags.server}`);
+  const nodeName = flags.nodeName ?? hostname().toLowerCase();
+  const creds = await joinCluster({ server: flags.server, token: joinToken, nodeName, dir: join(flags.dataDir, "agent", "pki", nodeName), logger: log });
+  return {
+    client: { server: flags.server, caPem: creds.caPem, certPem: creds.certPem, keyPem: creds.keyPem, userAgent: "skiff-kubelet" },
+    clientCaPem: creds.clientCaPem,
+  };
+}
+
+/** The client config of a bearer token or kubeconfig; throws a message saying what is missing. */
 export function agentClientConfig(flags: AgentFlags): ClientConfig {
   let config: ClientConfig | undefined;
   if (flags.kubeconfig) config = configFromKubeconfig(flags.kubeconfig);
@@ -45,8 +72,8 @@ export function agentClientConfig(flags: AgentFlags): ClientConfig {
   const insecure = flags.insecureSkipTlsVerify === true || config?.insecureSkipTlsVerify === true;
   if (!caPem && !insecure) {
     throw new Error(
-      "cannot verify the server: pass --certificate-authority FILE (the server's <data-dir>/tls/server-ca.crt) or --insecure-skip-tls-verify. " +
-        "(Join tokens that pin the cluster CA are not implemented yet.)",
+      "cannot verify the server: use the join token from the server's <data-dir>/token (K10…, it pins the cluster CA), " +
+        "or pass --certificate-authority FILE (the server's <data-dir>/tls/server-ca.crt) or --insecure-skip-tls-verify",
     );
   }
   return { ...(config ?? {}), server, token, caPem, insecureSkipTlsVerify: insecure, userAgent: "skiff-kubelet" };
@@ -58,7 +85,7 @@ export function registerAgent(program: Command): void {
     .command("agent")
     .description("Run a node agent (kubelet) that joins a skiff or Kubernetes cluster")
     .option("--server <url>", "the API server, e.g. https://10.0.0.1:6443")
-    .option("--token <token>", "bearer token to authenticate with (e.g. a system:node:NAME user of --token-auth-file)")
+    .option("--token <token>", "join token from the server's <data-dir>/token (K10…), or a bearer token of the server's --token-auth-file")
     .option("--kubeconfig <file>", "kubeconfig with the server and credentials (instead of --server/--token)")
     .option("--certificate-authority <file>", "CA bundle the server's certificate must chain to")
     .option("--insecure-skip-tls-verify", "do not verify the server's certificate (tests only)")
@@ -80,12 +107,12 @@ export function registerAgent(program: Command): void {
         if (!Number.isInteger(simulateNodes) || simulateNodes < 1) throw new Error(`--simulate-nodes must be a whole number >= 1, not ${flags.simulateNodes}`);
       }
       const config = flags.kubeletConfig ? loadKubeletConfig(flags.kubeletConfig) : DEFAULT_KUBELET_CONFIG;
-      const client = agentClientConfig(flags);
       try {
         mkdirSync(join(flags.dataDir, "agent"), { recursive: true, mode: 0o700 });
       } catch (err) {
         throw new Error(`cannot use --data-dir ${flags.dataDir}: ${(err as Error).message}`);
       }
+      const { client } = await agentCredentials(flags, log);
       log.info("starting skiff agent", { server: client.server, runtime: flags.runtime, nodes: simulateNodes ?? 1, pid: process.pid });
       const agent = await startAgent({
         client,

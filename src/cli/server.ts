@@ -28,6 +28,8 @@ import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig
 import { defaultDataDir } from "./data-dir.js";
 import { checkDisabled, schedulerConfig, startControlPlane } from "./control-plane.js";
 import { cidrsOverlap, parseCidr } from "../machinery/cidr.js";
+import { joinRoutes } from "../apiserver/join/routes.js";
+import { ensureServerToken } from "../pki/join-token.js";
 import { claimDataDir } from "./server-lock.js";
 
 export interface ServerFlags {
@@ -143,6 +145,8 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       logger: log.with({ component: "pki" }),
     });
     const read = (f: string) => readFileSync(f, "utf8");
+    const serverCaPem = read(pki.serverCa.certFile);
+    const joinToken = ensureServerToken(join(dataDir, "token"), serverCaPem);
     const services = serviceStrategy(store, { serviceCIDR: flags.serviceCidr, logger: log.with({ component: "services" }) });
     api = new ApiServer({
       store,
@@ -152,6 +156,12 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       port: parsePort(flags.httpsPort, "--https-port"),
       authenticator: new AuthenticatorChain([x509Authenticator, ...(staticTokens ? [bearerTokenAuthenticator([new StaticTokens(staticTokens)])] : [])]),
       authorizer: new AuthorizerChain([privilegedGroupAuthorizer, authenticatedAuthorizer]),
+      publicRoutes: joinRoutes({
+        serverCaPem,
+        clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
+        token: joinToken,
+        logger: log.with({ component: "join" }),
+      }),
       logger: log.with({ component: "apiserver" }),
     });
     await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
@@ -197,7 +207,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       controllerSettings: { clusterCidr: flags.clusterCidr, nodeCidrMaskSize: 24 },
       logger: log,
     });
-    log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir) });
+    log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir), joinToken: join(dataDir, "token") });
     if (flags.kubeconfigMerge) {
       try {
         const r = mergeKubeconfigChain(kubeconfigChain({ env: process.env }), kubeconfig, { setCurrentContext: true });

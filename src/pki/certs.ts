@@ -35,6 +35,12 @@ export async function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]) as Promise<webcrypto.CryptoKeyPair>;
 }
 
+/** A public key as SPKI PEM ("BEGIN PUBLIC KEY"). */
+export async function publicKeyToPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey("spki", key));
+  return x509.PemConverter.encode(der, "PUBLIC KEY");
+}
+
 /** A private key as PKCS#8 PEM. */
 export async function privateKeyToPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
@@ -165,10 +171,25 @@ export interface IssueCertificateOptions {
   readonly validDays: number;
   /** Issue time; the current time unless given (tests). */
   readonly now?: Date;
+  /**
+   * Certify this P-256 public key (SPKI PEM, the requester keeps its private
+   * key) instead of making a fresh key pair; the result's `keyPem` is then "".
+   */
+  readonly publicKeyPem?: string;
+}
+
+/** A P-256 public key from SPKI PEM; throws a message when it is anything else. */
+async function importPublicKey(pem: string): Promise<webcrypto.CryptoKey> {
+  const k = createPublicKey(pem);
+  if (k.asymmetricKeyType !== "ec" || k.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    throw new Error("the public key must be an ECDSA P-256 key");
+  }
+  const der = k.export({ type: "spki", format: "der" });
+  return webcrypto.subtle.importKey("spki", der, EC_P256, true, ["verify"]);
 }
 
 /**
- * A leaf certificate with a fresh P-256 key, signed by `ca`: not a CA,
+ * A leaf certificate with a fresh P-256 key (or the given public key), signed by `ca`: not a CA,
  * keyUsage digitalSignature, extKeyUsage from `usages`, SANs, SKI, and an
  * AKI equal to the CA's SKI. The issuer field is the CA's subject copied
  * byte for byte (Go refuses the chain otherwise). notAfter never passes
@@ -187,7 +208,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<K
   const signer = await importSigningKey(opts.ca.keyPem);
   if (!keyMatchesCertificate(opts.ca.keyPem, opts.ca.certPem)) throw new Error("the CA key does not belong to the CA certificate");
 
-  const keys = await generateKeyPair();
+  const keys = opts.publicKeyPem ? { publicKey: await importPublicKey(opts.publicKeyPem), privateKey: undefined } : await generateKeyPair();
   const spki = await spkiOf(keys.publicKey);
   const sans: x509.JsonGeneralName[] = [
     ...(opts.dnsNames ?? []).map((d) => ({ type: "dns" as const, value: d })),
@@ -224,7 +245,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<K
     // A library re-encoding (string types, ordering) would make Go reject the chain; fail loudly instead.
     throw new Error("issued certificate's issuer does not match the CA subject byte for byte");
   }
-  return { certPem: pemOf(cert), keyPem: await privateKeyToPem(keys.privateKey) };
+  return { certPem: pemOf(cert), keyPem: keys.privateKey ? await privateKeyToPem(keys.privateKey) : "" };
 }
 
 /** What callers need to know about a certificate. */
