@@ -17,6 +17,7 @@ import type { KubeSchedulerConfiguration } from "../scheduler/config/types.js";
 import { newInTreeRegistry } from "../scheduler/plugins/registry.js";
 import { buildProfiles } from "../scheduler/profile.js";
 import type { ComponentsConfig } from "./control-plane-components.js";
+import { workerEntry } from "./worker-entry.js";
 
 /** Components `--disable` accepts. */
 export const DISABLEABLE = ["controller-manager", "scheduler"] as const;
@@ -62,20 +63,6 @@ export interface ControlPlaneOptions {
   readonly logger: Logger;
 }
 
-/**
- * The worker's entry: the built .js file, or, running from sources under
- * tsx, a stub that registers tsx's loader in the new thread (loader hooks
- * are per thread) before importing the .ts file.
- */
-function workerEntry(): URL {
-  if (!import.meta.url.endsWith(".ts")) return new URL("./control-plane-worker.js", import.meta.url);
-  const target = new URL("./control-plane-worker.ts", import.meta.url).href;
-  // A data: URL cannot resolve bare specifiers: name tsx's API by its resolved file URL.
-  const tsxApi = import.meta.resolve("tsx/esm/api");
-  const stub = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(stub)}`);
-}
-
 /** Starts the enabled components on a worker thread; the returned function stops them (and waits). */
 export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void> {
   const c = opts.pki.clients;
@@ -86,7 +73,7 @@ export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void
     ...(opts.disabled.includes("scheduler") ? {} : { scheduler: { certFile: c.kubeScheduler.certFile, keyFile: c.kubeScheduler.keyFile, config: opts.schedulerConfig } }),
   };
   if (!cfg.controllerManager && !cfg.scheduler) return async () => {};
-  const worker = new Worker(workerEntry(), { workerData: cfg });
+  const worker = new Worker(workerEntry("control-plane-worker"), { workerData: cfg });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   worker.on("error", (err) => opts.logger.error("control-plane components failed", { err: err.message }));
   return async () => {

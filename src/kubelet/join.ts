@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { NODE_NAME_HEADER } from "../apiserver/join/routes.js";
 import { writeFileAtomic } from "../machinery/atomic-file.js";
 import type { Logger } from "../machinery/log.js";
-import { generateKeyPair, privateKeyToPem, publicKeyToPem } from "../pki/certs.js";
+import { generateKeyPair, issueCertificate, type KeyPairPem, privateKeyToPem, publicKeyToPem } from "../pki/certs.js";
 import { caBundleHash, type JoinToken } from "../pki/join-token.js";
 
 /** A node's credentials after joining. */
@@ -73,7 +73,7 @@ function call(url: URL, opts: { method: string; ca?: string; headers?: Record<st
 }
 
 /** The stored credentials, when they are still good for this node and CA. */
-function stored(dir: string, nodeName: string, caPem: string): NodeCredentials | undefined {
+export function storedCredentials(dir: string, nodeName: string, caPem: string): NodeCredentials | undefined {
   const path = (f: string) => join(dir, f);
   if (!Object.values(FILES).every((f) => existsSync(path(f)))) return undefined;
   const creds: NodeCredentials = {
@@ -94,6 +94,28 @@ function stored(dir: string, nodeName: string, caPem: string): NodeCredentials |
   return creds;
 }
 
+/** Keeps `creds` in `dir` (the key 0600) for {@link storedCredentials}. */
+export function storeCredentials(dir: string, creds: NodeCredentials): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(join(dir, FILES.key), creds.keyPem, { mode: 0o600 });
+  writeFileAtomic(join(dir, FILES.cert), creds.certPem, { mode: 0o644 });
+  writeFileAtomic(join(dir, FILES.ca), creds.caPem, { mode: 0o644 });
+  writeFileAtomic(join(dir, FILES.clientCa), creds.clientCaPem, { mode: 0o644 });
+}
+
+/**
+ * Credentials for a node on the server's own machine, issued directly with
+ * the client CA (no join round trip), kept and reused as a joined agent's.
+ */
+export async function localNodeCredentials(dir: string, nodeName: string, caPem: string, clientCa: KeyPairPem): Promise<NodeCredentials> {
+  const kept = storedCredentials(dir, nodeName, caPem);
+  if (kept) return kept;
+  const issued = await issueCertificate({ ca: clientCa, commonName: `system:node:${nodeName}`, organizations: ["system:nodes"], usages: ["client"], validDays: 365 });
+  const creds: NodeCredentials = { caPem, certPem: issued.certPem, keyPem: issued.keyPem, clientCaPem: clientCa.certPem };
+  storeCredentials(dir, creds);
+  return creds;
+}
+
 /** The server's CA, trusted by the token's hash. Throws a message saying what to check. */
 async function fetchCa(o: JoinOptions): Promise<string> {
   const r = await call(new URL("/cacerts", o.server), { method: "GET" });
@@ -108,7 +130,7 @@ async function fetchCa(o: JoinOptions): Promise<string> {
 /** Joins (or reuses stored credentials); throws a message a user can act on. */
 export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
   const caPem = await fetchCa(o);
-  const kept = stored(o.dir, o.nodeName, caPem);
+  const kept = storedCredentials(o.dir, o.nodeName, caPem);
   if (kept) {
     o.logger.info("using stored node credentials", { node: o.nodeName, dir: o.dir });
     return kept;
@@ -126,11 +148,7 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
   const answer = JSON.parse(r.body) as { certificate?: string; clientCA?: string };
   if (!answer.certificate || !answer.clientCA) throw new Error("the server's join answer has no certificate: is it a skiff server of this version?");
   const creds: NodeCredentials = { caPem, certPem: answer.certificate, keyPem: await privateKeyToPem(keys.privateKey), clientCaPem: answer.clientCA };
-  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(join(o.dir, FILES.key), creds.keyPem, { mode: 0o600 });
-  writeFileAtomic(join(o.dir, FILES.cert), creds.certPem, { mode: 0o644 });
-  writeFileAtomic(join(o.dir, FILES.ca), creds.caPem, { mode: 0o644 });
-  writeFileAtomic(join(o.dir, FILES.clientCa), creds.clientCaPem, { mode: 0o644 });
+  storeCredentials(o.dir, creds);
   o.logger.info("joined the cluster", { node: o.nodeName, user: `system:node:${o.nodeName}` });
   return creds;
 }
