@@ -1,17 +1,21 @@
 /**
- * IPv4 CIDR arithmetic (node IPAM, the simulated runtime): carving a node's pod
+ * IPv4 CIDR arithmetic, the one module for it (node IPAM, the simulated
+ * runtime, the CNI pod network): parsing `a.b.c.d/n`, containment and
+ * overlap (a node's podCIDR inside the cluster CIDR), carving a node's pod
  * range out of the cluster CIDR, and handing out pod IPs from it the way
  * CNI's host-local IPAM does (network and gateway addresses skipped,
- * released addresses reused).
+ * released addresses reused). IPv6 is not supported yet; parsers reject it
+ * with a message rather than mis-parse it.
  */
 
-/** A parsed IPv4 CIDR. */
+/** A parsed IPv4 CIDR, host bits cleared (print it with {@link formatCidr}). */
 export interface Cidr {
   /** The network address as an unsigned 32-bit number. */
   readonly base: number;
   readonly prefix: number;
 }
 
+/** Parses a dotted-quad IPv4 address to an unsigned 32-bit number; undefined when it is not one. */
 export function ipToNumber(ip: string): number | undefined {
   const parts = ip.split(".");
   if (parts.length !== 4) return undefined;
@@ -30,20 +34,55 @@ export function numberToIp(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-/** Parses `10.42.0.0/16`; the address is masked to its network. Throws on bad input (configuration errors). */
-export function parseCidr(text: string): Cidr {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text.trim());
-  const ip = m ? ipToNumber(m[1]!) : undefined;
-  const prefix = m ? Number(m[2]) : NaN;
-  if (ip === undefined || !(prefix >= 0 && prefix <= 32)) throw new Error(`invalid IPv4 CIDR ${JSON.stringify(text)} (want e.g. 10.42.0.0/16)`);
+/**
+ * Parses `a.b.c.d/n` exactly as given (no trimming); the address is masked
+ * to its network. Returns an error message instead when it is not an IPv4
+ * CIDR: upstream's wording for `net.ParseCIDR` (`invalid CIDR address: X`),
+ * or a plain "not supported" for IPv6. For values that come from API
+ * objects or the node, where a bad one is an outcome to report.
+ */
+export function tryParseCidr(text: string): Cidr | string {
+  const slash = text.indexOf("/");
+  if (slash < 0) return `invalid CIDR address: ${text}`;
+  const ip = ipToNumber(text.slice(0, slash));
+  const prefixText = text.slice(slash + 1);
+  if (ip === undefined || !/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) {
+    return text.includes(":") ? `IPv6 CIDR ${text} is not supported (skiff's pod network is IPv4 only)` : `invalid CIDR address: ${text}`;
+  }
+  const prefix = Number(prefixText);
   const size = 2 ** (32 - prefix);
   return { base: ip - (ip % size), prefix };
 }
 
+/**
+ * Parses `10.42.0.0/16` (surrounding blanks allowed); the address is masked
+ * to its network. Throws on bad input: for configuration, where a bad value
+ * is an error to stop on.
+ */
+export function parseCidr(text: string): Cidr {
+  const c = tryParseCidr(text.trim());
+  if (typeof c === "string") throw new Error(`invalid IPv4 CIDR ${JSON.stringify(text)} (want e.g. 10.42.0.0/16)`);
+  return c;
+}
+
+/** The last address of the range, as an unsigned 32-bit number. */
+function lastAddress(c: Cidr): number {
+  return c.base + 2 ** (32 - c.prefix) - 1;
+}
+
+/** True when `ip` (an unsigned 32-bit number, see {@link ipToNumber}) lies in `cidr`. */
+export function cidrContainsIp(cidr: Cidr, ip: number): boolean {
+  return ip >= cidr.base && ip <= lastAddress(cidr);
+}
+
+/** True when every address of `inner` lies in `outer`. */
+export function cidrContains(outer: Cidr, inner: Cidr): boolean {
+  return inner.prefix >= outer.prefix && cidrContainsIp(outer, inner.base);
+}
+
 /** Whether two ranges share an address. */
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-  const end = (c: Cidr) => c.base + 2 ** (32 - c.prefix) - 1;
-  return a.base <= end(b) && b.base <= end(a);
+  return a.base <= lastAddress(b) && b.base <= lastAddress(a);
 }
 
 /** `10.42.3.0/24`. */

@@ -9,9 +9,9 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { cidrContains, cidrContainsIp, formatCidr, ipToNumber, tryParseCidr } from "../../machinery/cidr.js";
 import type { RuntimeResult } from "../../runtime/types.js";
 import { fail, ok } from "../../runtime/types.js";
-import { cidrContains, cidrContainsIp, parseIpv4, parseIpv4Cidr } from "./cidr.js";
 import { CniPodNetwork, type CniPodNetworkOptions } from "./cni-pod-network.js";
 import { deleteLink, deleteRoute, listLinks, listRoutes } from "./host-net.js";
 import { removeOwnedRules } from "./iptables-rules.js";
@@ -57,7 +57,7 @@ export async function cleanupNodeNetwork(opts: CleanupNodeNetworkOptions): Promi
 
   const users = (await listLinks()).filter((l) =>
     (l.addr_info ?? []).some((a) => {
-      const n = a.family === "inet" ? parseIpv4(a.local) : undefined;
+      const n = a.family === "inet" ? ipToNumber(a.local) : undefined;
       return n !== undefined && cidrContainsIp(o.clusterCidr, n);
     }),
   );
@@ -65,13 +65,14 @@ export async function cleanupNodeNetwork(opts: CleanupNodeNetworkOptions): Promi
     if (users.length > 0) log.info("keeping the cluster routes: another node on this machine still uses them", { links: users.map((l) => l.ifname).join(",") });
   } else {
     for (const r of await listRoutes()) {
-      const dst = parseIpv4Cidr(r.dst);
+      const dst = tryParseCidr(r.dst);
       if (typeof dst === "string") continue;
-      const isClusterUnreachable = r.type === "unreachable" && dst.text === o.clusterCidr.text;
+      const dstText = formatCidr(dst);
+      const isClusterUnreachable = r.type === "unreachable" && dstText === formatCidr(o.clusterCidr);
       const isNodeRoute = r.gateway !== undefined && cidrContains(o.clusterCidr, dst);
-      const isServiceRoute = r.dev === o.serviceBridgeName && dst.text === o.serviceCidr.text;
+      const isServiceRoute = r.dev === o.serviceBridgeName && dstText === formatCidr(o.serviceCidr);
       if (!isClusterUnreachable && !isNodeRoute && !isServiceRoute) continue;
-      const args = isClusterUnreachable ? ["unreachable", dst.text] : isNodeRoute ? [dst.text, "via", r.gateway!] : [dst.text, "dev", r.dev!];
+      const args = isClusterUnreachable ? ["unreachable", dstText] : isNodeRoute ? [dstText, "via", r.gateway!] : [dstText, "dev", r.dev!];
       const err = await deleteRoute(args);
       if (err !== undefined) errors.push(err);
     }

@@ -7,13 +7,13 @@
  * after an agent restart runs with the same config and the cached result.
  */
 import { join } from "node:path";
+import { type Cidr, cidrContains, formatCidr, tryParseCidr } from "../../machinery/cidr.js";
 import type { Logger } from "../../machinery/log.js";
 import { silentLogger } from "../../machinery/log.js";
 import type { RuntimeCondition, RuntimeResult } from "../../runtime/types.js";
 import { fail, ok } from "../../runtime/types.js";
 import { type AttachmentRecord, AttachmentStore } from "./attachment-store.js";
 import { addNetworkList, checkNetworkList, delNetworkList } from "./chain.js";
-import { cidrContains, type Ipv4Cidr, parseIpv4Cidr } from "./cidr.js";
 import { cniPortMappings, invalidPortMapping, loopbackConfList, podCniArgs, podConfList } from "./conflist.js";
 import { removeOwnedRules } from "./iptables-rules.js";
 import { createNetns, deleteNetns, netnsExists, netnsPath } from "./netns.js";
@@ -68,8 +68,8 @@ export interface ResolvedCniOptions {
   readonly netnsPrefix: string;
   readonly bridgeName: string;
   readonly networkName: string;
-  readonly clusterCidr: Ipv4Cidr;
-  readonly serviceCidr: Ipv4Cidr;
+  readonly clusterCidr: Cidr;
+  readonly serviceCidr: Cidr;
   readonly serviceBridgeName: string;
   readonly mtu?: number;
   readonly hairpin: boolean;
@@ -80,12 +80,12 @@ export interface ResolvedCniOptions {
 
 /** Applies defaults and validates; throws on options no caller should pass (a bug, not an outcome). */
 export function resolveCniOptions(o: CniPodNetworkOptions): ResolvedCniOptions {
-  const cluster = parseIpv4Cidr(o.clusterCidr ?? "10.42.0.0/16");
+  const cluster = tryParseCidr(o.clusterCidr ?? "10.42.0.0/16");
   if (typeof cluster === "string") throw new Error(`clusterCidr: ${cluster}`);
-  const service = parseIpv4Cidr(o.serviceCidr ?? "10.43.0.0/16");
+  const service = tryParseCidr(o.serviceCidr ?? "10.43.0.0/16");
   if (typeof service === "string") throw new Error(`serviceCidr: ${service}`);
   if (cidrContains(cluster, service) || cidrContains(service, cluster)) {
-    throw new Error(`serviceCidr ${service.text} overlaps clusterCidr ${cluster.text}`);
+    throw new Error(`serviceCidr ${formatCidr(service)} overlaps clusterCidr ${formatCidr(cluster)}`);
   }
   const bridgeName = o.bridgeName ?? "skiff0";
   const serviceBridgeName = o.serviceBridgeName ?? "skiff-svc0";
@@ -120,7 +120,7 @@ export class CniPodNetwork implements PodNetwork {
   readonly #o: ResolvedCniOptions;
   readonly #store: AttachmentStore;
   readonly #log: Logger;
-  #podCidr: Ipv4Cidr | undefined;
+  #podCidr: Cidr | undefined;
   #nodeReady = false;
   /** Why the network is not ready, past "not initialized" (a missing plugin, a failed route). */
   #initError: string | undefined;
@@ -162,8 +162,8 @@ export class CniPodNetwork implements PodNetwork {
       }
     }
     const err = await ensureNodeSafety({
-      clusterCidr: this.#o.clusterCidr.text,
-      serviceCidr: this.#o.serviceCidr.text,
+      clusterCidr: formatCidr(this.#o.clusterCidr),
+      serviceCidr: formatCidr(this.#o.serviceCidr),
       serviceBridge: this.#o.serviceBridgeName,
       guardTable: guardTableName(this.#o.serviceBridgeName),
       logger: this.#log,
@@ -179,18 +179,18 @@ export class CniPodNetwork implements PodNetwork {
   }
 
   setPodCidr(cidr: string): Promise<RuntimeResult<void>> {
-    const parsed = parseIpv4Cidr(cidr);
+    const parsed = tryParseCidr(cidr);
     if (typeof parsed === "string") return Promise.resolve(fail("InvalidArgument", `invalid podCIDR: ${parsed}`));
     if (!cidrContains(this.#o.clusterCidr, parsed)) {
-      return Promise.resolve(fail("InvalidArgument", `podCIDR ${parsed.text} is not inside the cluster CIDR ${this.#o.clusterCidr.text}`));
+      return Promise.resolve(fail("InvalidArgument", `podCIDR ${formatCidr(parsed)} is not inside the cluster CIDR ${formatCidr(this.#o.clusterCidr)}`));
     }
-    if (parsed.prefix > 30) return Promise.resolve(fail("InvalidArgument", `podCIDR ${parsed.text} is too small: it needs room for the gateway and pods (at most /30)`));
+    if (parsed.prefix > 30) return Promise.resolve(fail("InvalidArgument", `podCIDR ${formatCidr(parsed)} is too small: it needs room for the gateway and pods (at most /30)`));
     return this.#serial(async () => {
       const res = await this.#ensureNode();
       if (!res.ok) return res;
-      if (this.#podCidr?.text !== parsed.text) {
-        if (this.#podCidr !== undefined) this.#log.warn("podCIDR changed; existing pods keep their addresses", { from: this.#podCidr.text, to: parsed.text });
-        else this.#log.info("pod network ready", { podCIDR: parsed.text, bridge: this.#o.bridgeName });
+      if (this.#podCidr === undefined || formatCidr(this.#podCidr) !== formatCidr(parsed)) {
+        if (this.#podCidr !== undefined) this.#log.warn("podCIDR changed; existing pods keep their addresses", { from: formatCidr(this.#podCidr), to: formatCidr(parsed) });
+        else this.#log.info("pod network ready", { podCIDR: formatCidr(parsed), bridge: this.#o.bridgeName });
       }
       this.#podCidr = parsed;
       return ok(undefined);
@@ -248,7 +248,7 @@ export class CniPodNetwork implements PodNetwork {
       confList: podConfList({
         networkName: this.#o.networkName,
         bridgeName: this.#o.bridgeName,
-        podCidr: this.#podCidr.text,
+        podCidr: formatCidr(this.#podCidr),
         ipamDataDir: join(this.#o.stateDir, "ipam"),
         ...(this.#o.mtu !== undefined ? { mtu: this.#o.mtu } : {}),
         hairpin: this.#o.hairpin,
@@ -338,7 +338,7 @@ export class CniPodNetwork implements PodNetwork {
       const confList = podConfList({
         networkName: this.#o.networkName,
         bridgeName: this.#o.bridgeName,
-        podCidr: this.#podCidr.text,
+        podCidr: formatCidr(this.#podCidr),
         ipamDataDir: join(this.#o.stateDir, "ipam"),
         hairpin: this.#o.hairpin,
         ipMasq: this.#o.ipMasq,

@@ -6,8 +6,8 @@
  * (the pod bridge's connected route, more specific) and other nodes' /24s
  * (routes via their node IPs, added here for multi-node) are reachable.
  */
+import { type Cidr, formatCidr, ipToNumber, tryParseCidr } from "../../machinery/cidr.js";
 import type { Logger } from "../../machinery/log.js";
-import { type Ipv4Cidr, parseIpv4, parseIpv4Cidr } from "./cidr.js";
 import { ensureBridge, ip, setSysctl, sysctlExists } from "./host-net.js";
 import { ensureServiceGuard } from "./service-guard.js";
 
@@ -30,17 +30,17 @@ export interface NodeSafetyParams {
  * safe to run pods on.
  */
 export async function ensureNodeSafety(p: NodeSafetyParams): Promise<string | undefined> {
-  const cluster = parseIpv4Cidr(p.clusterCidr);
+  const cluster = tryParseCidr(p.clusterCidr);
   if (typeof cluster === "string") return `cluster CIDR: ${cluster}`;
-  const service = parseIpv4Cidr(p.serviceCidr);
+  const service = tryParseCidr(p.serviceCidr);
   if (typeof service === "string") return `service CIDR: ${service}`;
   const bridgeErr = await ensureBridge(p.serviceBridge);
   if (bridgeErr !== undefined) return `service CIDR bridge ${p.serviceBridge}: ${bridgeErr}`;
-  const svcErr = await ip(["route", "replace", service.text, "dev", p.serviceBridge]);
+  const svcErr = await ip(["route", "replace", formatCidr(service), "dev", p.serviceBridge]);
   if (svcErr !== undefined) return svcErr;
-  const clusterErr = await ip(["route", "replace", "unreachable", cluster.text]);
+  const clusterErr = await ip(["route", "replace", "unreachable", formatCidr(cluster)]);
   if (clusterErr !== undefined) return clusterErr;
-  const guardErr = await ensureServiceGuard(p.guardTable, service.text);
+  const guardErr = await ensureServiceGuard(p.guardTable, formatCidr(service));
   // The route alone keeps the traffic here; without the guard a connect waits out ARP instead of failing at once.
   if (guardErr !== undefined) p.logger.warn("cannot install the service CIDR reject rules; unmatched ClusterIP connections will time out instead of failing at once", { error: guardErr });
   const fwd = setSysctl("net.ipv4.ip_forward", "1");
@@ -56,10 +56,10 @@ export async function ensureNodeSafety(p: NodeSafetyParams): Promise<string | un
   return undefined;
 }
 
-function parseRoute(cidr: string, nodeIp: string): { dst: Ipv4Cidr; via: string } | string {
-  const dst = parseIpv4Cidr(cidr);
+function parseRoute(cidr: string, nodeIp: string): { dst: Cidr; via: string } | string {
+  const dst = tryParseCidr(cidr);
   if (typeof dst === "string") return dst;
-  if (parseIpv4(nodeIp) === undefined) return `invalid node IP ${JSON.stringify(nodeIp)}: must be an IPv4 address`;
+  if (ipToNumber(nodeIp) === undefined) return `invalid node IP ${JSON.stringify(nodeIp)}: must be an IPv4 address`;
   return { dst, via: nodeIp };
 }
 
@@ -67,13 +67,13 @@ function parseRoute(cidr: string, nodeIp: string): { dst: Ipv4Cidr; via: string 
 export async function replaceNodeRoute(podCidr: string, nodeIp: string): Promise<string | undefined> {
   const r = parseRoute(podCidr, nodeIp);
   if (typeof r === "string") return r;
-  return ip(["route", "replace", r.dst.text, "via", r.via]);
+  return ip(["route", "replace", formatCidr(r.dst), "via", r.via]);
 }
 
 /** Removes the route to another node's podCIDR; succeeds when it is not there. */
 export async function deleteNodeRoute(podCidr: string, nodeIp: string): Promise<string | undefined> {
   const r = parseRoute(podCidr, nodeIp);
   if (typeof r === "string") return r;
-  const err = await ip(["route", "del", r.dst.text, "via", r.via]);
+  const err = await ip(["route", "del", formatCidr(r.dst), "via", r.via]);
   return err !== undefined && /No such process/.test(err) ? undefined : err;
 }
