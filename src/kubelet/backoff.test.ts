@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FakeClock } from "../machinery/clock.js";
-import { Backoff } from "./backoff.js";
+import { Backoff, CRASH_LOOP_RESET_MS } from "./backoff.js";
 import { goDuration } from "./go-format.js";
 
 describe("Backoff (crash loop, as upstream)", () => {
@@ -42,6 +42,30 @@ describe("Backoff (crash loop, as upstream)", () => {
     assert.equal(b.isInBackOffSince("c", exit), false);
     b.next("c", exit);
     assert.equal(b.get("c"), 10_000);
+  });
+
+  it("forgives a crash loop after ten minutes of running whatever the configured cap (upstream HasExpiredFunc)", () => {
+    const clock = new FakeClock();
+    const b = new Backoff(10_000, 60_000, clock, CRASH_LOOP_RESET_MS);
+    for (let i = 0; i < 4; i++) b.next("c", clock.now());
+    assert.equal(b.get("c"), 60_000, "capped at the configured one minute");
+    // Two minutes (twice the cap) of running is not yet forgiveness.
+    clock.advance(120_001);
+    assert.equal(b.isInBackOffSince("c", clock.now() - 1), true);
+    b.next("c", clock.now());
+    assert.equal(b.get("c"), 60_000);
+    clock.advance(600_001);
+    const exit = clock.now();
+    assert.equal(b.isInBackOffSince("c", exit), false);
+    b.next("c", exit);
+    assert.equal(b.get("c"), 10_000);
+    b.next("c", clock.now());
+    clock.advance(599_000);
+    b.gc();
+    assert.equal(b.size, 1, "kept until it could be forgiven");
+    clock.advance(2_000);
+    b.gc();
+    assert.equal(b.size, 0);
   });
 
   it("image pull back-off counts from the last attempt", () => {

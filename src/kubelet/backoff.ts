@@ -2,8 +2,11 @@
  * Per-key exponential backoff, as client-go's `flowcontrol.Backoff` that
  * the kubelet uses for crash loops and image pulls (no jitter, as the
  * kubelet builds it): the first delay is `initialMs`, each next one doubles
- * up to `maxMs`, and a key that stayed quiet for twice `maxMs` starts over
- * (a container that ran cleanly for 10 minutes is forgiven).
+ * up to `maxMs`, and a key whose event came more than `expireAfterMs`
+ * after its last move starts over. That is twice `maxMs` by default (image
+ * pulls); the kubelet's crash-loop back-off uses a fixed 10 minutes, as
+ * upstream's HasExpiredFunc since the maximum became configurable, so a
+ * container that ran cleanly for 10 minutes is forgiven whatever the cap.
  */
 import type { Clock } from "../machinery/clock.js";
 
@@ -11,6 +14,9 @@ interface Entry {
   backoffMs: number;
   lastUpdate: number;
 }
+
+/** upstream kubelet's crash-loop reset: 10 minutes of running without a crash. */
+export const CRASH_LOOP_RESET_MS = 600_000;
 
 /** Timestamps are epoch milliseconds. */
 export class Backoff {
@@ -20,6 +26,8 @@ export class Backoff {
     readonly initialMs: number,
     readonly maxMs: number,
     private readonly clock: Clock,
+    /** How long after its last move an event starts a key over (default twice `maxMs`). */
+    readonly expireAfterMs: number = 2 * maxMs,
   ) {}
 
   /** The current delay of `key` (0 when it has none). */
@@ -64,10 +72,10 @@ export class Backoff {
     this.entries.delete(key);
   }
 
-  /** Forgets keys not moved on for twice `maxMs` (upstream's GC). */
+  /** Forgets keys that have expired by now (upstream's GC). */
   gc(): void {
     const now = this.clock.now();
-    for (const [k, e] of this.entries) if (now - e.lastUpdate > 2 * this.maxMs) this.entries.delete(k);
+    for (const [k, e] of this.entries) if (this.hasExpired(now, e.lastUpdate)) this.entries.delete(k);
   }
 
   /** Forgets every key starting with `prefix` (a deleted pod's). */
@@ -80,6 +88,6 @@ export class Backoff {
   }
 
   private hasExpired(eventTime: number, lastUpdate: number): boolean {
-    return eventTime - lastUpdate > this.maxMs * 2;
+    return eventTime - lastUpdate > this.expireAfterMs;
   }
 }

@@ -15,9 +15,11 @@ import type { Timers } from "../client/timers.js";
 import type { Logger } from "../machinery/log.js";
 import { formatRuntimeError, type ContainerRuntime } from "../runtime/types.js";
 import { GIT_VERSION } from "../apiserver/version.js";
-import { Backoff } from "./backoff.js";
+import { Backoff, CRASH_LOOP_RESET_MS } from "./backoff.js";
 import type { KubeletConfig } from "./config.js";
 import { type KubeletEvents, nodeRef, Reason } from "./events.js";
+import { podIPFromRuntime } from "./lifecycle/handler-runner.js";
+import { ProbingPodSyncer } from "./lifecycle/probing-pod-syncer.js";
 import type { Limiter } from "./limiter.js";
 import { NodeLease } from "./node/node-lease.js";
 import type { NodeFacts } from "./node/node-status.js";
@@ -26,9 +28,9 @@ import { allocatableOf } from "./node/quantity.js";
 import { Pleg } from "./pleg.js";
 import { PodWorkers } from "./pod/pod-workers.js";
 import type { ClusterDns } from "./pod/runtime-config.js";
-import { PodSyncer } from "./pod/sync-pod.js";
-import type { ProbeResults } from "./status/generate.js";
+import { ProberManager } from "./prober/manager.js";
 import { StatusManager } from "./status/status-manager.js";
+import { TerminationMessages } from "./status/termination-message.js";
 
 /** What one kubelet needs. */
 export interface KubeletOptions {
@@ -74,6 +76,7 @@ export class Kubelet {
   private readonly statusManager: StatusManager;
   private readonly workers: PodWorkers;
   private readonly pleg: Pleg;
+  private readonly prober: ProberManager;
   private readonly crashBackoff: Backoff;
   private readonly imageBackoff: Backoff;
   /** Pods bound to this node, by UID, as the API last showed them. */
@@ -86,7 +89,7 @@ export class Kubelet {
     this.nodeName = o.nodeName;
     const log = o.logger.with({ node: o.nodeName });
     const cfg = o.config;
-    this.crashBackoff = new Backoff(cfg.crashLoopBackOffInitialMs, cfg.crashLoopBackOffMaxMs, o.timers);
+    this.crashBackoff = new Backoff(cfg.crashLoopBackOffInitialMs, cfg.crashLoopBackOffMaxMs, o.timers, CRASH_LOOP_RESET_MS);
     this.imageBackoff = new Backoff(cfg.imagePullBackOffInitialMs, cfg.imagePullBackOffMaxMs, o.timers);
     const spread = o.startSpreadMs ?? 0;
     this.statusUpdater = new NodeStatusUpdater({
@@ -119,12 +122,19 @@ export class Kubelet {
       logger: log,
       limiter: o.limiter,
     });
-    const probes: ProbeResults = {
-      // Probes are not run in this slice: a simulated runtime may answer; otherwise a probe counts as passing.
-      started: (_pod, c, id) => !c.startupProbe || o.runtime.simulatedProbe?.(id, "startup") !== false,
-      ready: (_pod, c, id) => !c.readinessProbe || o.runtime.simulatedProbe?.(id, "readiness") !== false,
-    };
-    const syncer = new PodSyncer({
+    this.prober = new ProberManager({
+      runtime: o.runtime,
+      events: o.events,
+      timers: o.timers,
+      logger: log,
+      podStatus: (uid) => this.statusManager.getPodStatus(uid),
+      // As upstream's sync loop: readiness and startup changes update the status at once; a liveness failure restarts.
+      onUpdate: (u) => {
+        if (u.type === "liveness" && u.result !== "failure") return;
+        this.workers.runtimeChanged(u.podUid);
+      },
+    });
+    const syncer = new ProbingPodSyncer({
       runtime: o.runtime,
       events: o.events,
       clock: o.timers,
@@ -132,7 +142,11 @@ export class Kubelet {
       crashBackoff: this.crashBackoff,
       imageBackoff: this.imageBackoff,
       dns: o.dns,
-      isStarted: probes.started,
+      isStarted: (pod, c, id) => this.prober.started(pod, c, id),
+      probeResult: (type, id) => this.prober.result(type, id),
+      hooks: { runtime: o.runtime, events: o.events, timers: o.timers, logger: log, podIP: podIPFromRuntime(o.runtime) },
+      terminationMessages: new TerminationMessages(),
+      podOf: (uid) => this.podsByUid.get(uid),
     });
     this.workers = new PodWorkers({
       syncer,
@@ -145,7 +159,7 @@ export class Kubelet {
       followUpMs: cfg.plegRelistPeriodMs,
       hostIPs: () => [o.nodeIP],
       runtimeType: o.runtime.type,
-      probes,
+      probes: this.prober,
     });
     this.pleg = new Pleg({
       runtime: o.runtime,
@@ -177,6 +191,7 @@ export class Kubelet {
     this.statusUpdater.stop();
     this.lease.stop();
     this.pleg.stop();
+    this.prober.stop();
     this.workers.stop();
     this.statusManager.stop();
     this.gcCancel?.();
@@ -200,6 +215,10 @@ export class Kubelet {
     if (!uid) return;
     const prev = this.podsByUid.get(uid);
     this.podsByUid.set(uid, pod);
+    // As upstream: probe workers start when the pod arrives; later copies only refresh them.
+    if (!prev) this.prober.addPod(pod);
+    else this.prober.updatePod(pod);
+    if (pod.metadata?.deletionTimestamp) this.prober.stopLivenessAndStartup(pod);
     // As upstream's pod config: an update of the status alone (often our own write) needs no sync.
     this.workers.update(pod, !prev || differsBeyondStatus(prev, pod));
     this.statusManager.onApiUpdate(pod);
@@ -210,6 +229,7 @@ export class Kubelet {
     const uid = pod.metadata?.uid;
     if (!uid) return;
     this.podsByUid.delete(uid);
+    this.prober.removePod(pod);
     this.workers.remove(pod);
   }
 

@@ -26,11 +26,19 @@ export interface ReasonEntry {
   readonly message: string;
 }
 
-/** Probe outcomes for a container (the prober's job; simulated or trivially true in this slice). */
+/**
+ * Probe outcomes for a container, as the prober manager caches them
+ * (prober/manager.ts; upstream's UpdatePodStatus asks the same).
+ * `containerId` is the runtime's id, without the `scheme://`.
+ */
 export interface ProbeResults {
   /** Startup probe passed (true when there is none). Only asked for running containers. */
   started(pod: Pod, container: Container, containerId: string): boolean;
-  /** Readiness probe passes (true when there is none). Only asked for started, running containers. */
+  /**
+   * Readiness probe passed (true when there is none). Only asked for
+   * started, running containers; may ask for a probe run at once when it
+   * has no success yet (upstream's manual trigger).
+   */
   ready(pod: Pod, container: Container, containerId: string): boolean;
 }
 
