@@ -14,6 +14,17 @@ const TEST_TOOLS: HostTool[] = [
   { command: "etcd", debianPackage: "etcd-server", neededFor: "etcd backend tests" },
   { command: "etcdctl", debianPackage: "etcd-client", neededFor: "etcd snapshot restore tests" },
   { command: "sqlite3", debianPackage: "sqlite3", neededFor: "inspecting stores in tests" },
+  { command: "runc", debianPackage: "runc", neededFor: "containers" },
+  { command: "conmon", debianPackage: "conmon", neededFor: "watching containers" },
+  { command: "nft", debianPackage: "nftables", neededFor: "the service guard and kube-proxy rules" },
+  { command: "iptables", debianPackage: "iptables", neededFor: "CNI portmap and masquerade rules" },
+  { command: "conntrack", debianPackage: "conntrack", neededFor: "flushing UDP service entries" },
+  { command: "busybox", debianPackage: "busybox-static", neededFor: "test images" },
+  { command: "docker-registry", debianPackage: "docker-registry", neededFor: "image pull tests" },
+  { command: "skopeo", debianPackage: "skopeo", neededFor: "pushing test images" },
+  { command: "umoci", debianPackage: "umoci", neededFor: "OCI image layout tests" },
+  { command: "htpasswd", debianPackage: "apache2-utils", neededFor: "registry auth tests" },
+  { command: "socat", debianPackage: "socat", neededFor: "port-forward and attach relays" },
 ];
 
 function find(dir: string, out: string[] = []): string[] {

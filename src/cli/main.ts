@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerAgent } from "./agent.js";
+import { registerImage } from "./image.js";
 import { registerKubeconfig } from "./kubeconfig.js";
 import { registerServer } from "./server.js";
 import { registerSnapshot } from "./snapshot.js";
@@ -26,6 +27,7 @@ registerServer(program);
 registerAgent(program);
 registerSnapshot(program);
 registerKubeconfig(program);
+registerImage(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`error: ${(err as Error).message}\n`);

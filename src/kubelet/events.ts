@@ -26,6 +26,13 @@ export const Reason = {
   NodeReady: "NodeReady",
   NodeNotReady: "NodeNotReady",
   NodeAllocatableEnforced: "NodeAllocatableEnforced",
+  FailedMount: "FailedMount",
+  InvalidEnvironmentVariableNames: "InvalidEnvironmentVariableNames",
+  Unhealthy: "Unhealthy",
+  ProbeWarning: "ProbeWarning",
+  FailedPostStartHook: "FailedPostStartHook",
+  FailedPreStopHook: "FailedPreStopHook",
+  LifecycleHTTPFallback: "LifecycleHTTPFallback",
 } as const;
 
 /** events.k8s.io needs an action; upstream's legacy recorder has none, so skiff names one per reason. */
@@ -46,6 +53,13 @@ const ACTIONS: Record<string, string> = {
   NodeReady: "NodeReady",
   NodeNotReady: "NodeNotReady",
   NodeAllocatableEnforced: "NodeAllocatableEnforced",
+  FailedMount: "MountVolume",
+  InvalidEnvironmentVariableNames: "CreateContainer",
+  Unhealthy: "Probe",
+  ProbeWarning: "Probe",
+  FailedPostStartHook: "PostStartHook",
+  FailedPreStopHook: "PreStopHook",
+  LifecycleHTTPFallback: "LifecycleHook",
 };
 
 /** Where kubelet events go: the recorder, or nothing (unit tests). */

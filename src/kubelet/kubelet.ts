@@ -30,6 +30,8 @@ import { PodWorkers } from "./pod/pod-workers.js";
 import type { ClusterDns } from "./pod/runtime-config.js";
 import { ProberManager } from "./prober/manager.js";
 import { StatusManager } from "./status/status-manager.js";
+import type { PodObjects } from "./volumes/objects.js";
+import type { VolumeManager } from "./volumes/volume-manager.js";
 import { TerminationMessages } from "./status/termination-message.js";
 
 /** What one kubelet needs. */
@@ -52,6 +54,12 @@ export interface KubeletOptions {
   readonly extraLabels?: Readonly<Record<string, string>>;
   /** Spreads first heartbeats of many simulated nodes over the interval (ms). */
   readonly startSpreadMs?: number;
+  /** Prepares pod volumes and container mounts; without it, pods that mount volumes fail to start. */
+  readonly volumes?: VolumeManager;
+  /** ConfigMaps, Secrets and Services for container environments. */
+  readonly objects?: PodObjects;
+  /** Root of pod log directories (`<data-dir>/agent/logs`); /var/log/pods unless given. */
+  readonly podLogsDir?: string;
 }
 
 /** Whether two versions of a pod differ in anything but status and bookkeeping metadata. */
@@ -147,6 +155,11 @@ export class Kubelet {
       hooks: { runtime: o.runtime, events: o.events, timers: o.timers, logger: log, podIP: podIPFromRuntime(o.runtime) },
       terminationMessages: new TerminationMessages(),
       podOf: (uid) => this.podsByUid.get(uid),
+      volumes: o.volumes,
+      objects: o.objects,
+      podLogsDir: o.podLogsDir,
+      hostIPs: () => [o.nodeIP],
+      nodeAllocatable: () => allocatableOf({ ...o.capacity, pods: String(cfg.maxPods) }, cfg.systemReserved, cfg.kubeReserved),
     });
     this.workers = new PodWorkers({
       syncer,
@@ -168,6 +181,15 @@ export class Kubelet {
       logger: log,
       onPodChanged: (uid) => this.workers.runtimeChanged(uid),
     });
+  }
+
+  /**
+   * Removes volume and pod directories of pods this kubelet no longer
+   * knows. Call only once the pod source has synced: before that, a
+   * restarted kubelet would delete the volumes of pods it has not seen yet.
+   */
+  async cleanupOrphanedPodDirs(): Promise<void> {
+    await this.o.volumes?.cleanupOrphans(new Set([...this.podsByUid.keys(), ...this.workers.uids()]));
   }
 
   /** Registers the Node (retrying until it can), then starts heartbeats, the PLEG and housekeeping. */

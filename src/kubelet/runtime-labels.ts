@@ -21,3 +21,6 @@ export const CONTAINER_TERMINATION_MESSAGE_PATH_ANNOTATION = "io.kubernetes.cont
 export const CONTAINER_KIND_ANNOTATION = "io.kubernetes.container.kind";
 /** Sandbox annotation: the pod's termination grace period (for stops after a kubelet restart). */
 export const POD_TERMINATION_GRACE_PERIOD_ANNOTATION = "io.kubernetes.pod.terminationGracePeriod";
+
+/** The container's terminationMessagePolicy, for the status after a restart of the kubelet. */
+export const CONTAINER_TERMINATION_MESSAGE_POLICY_ANNOTATION = "io.kubernetes.container.terminationMessagePolicy";

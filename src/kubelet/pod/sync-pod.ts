@@ -4,20 +4,37 @@
  * then init containers one at a time in order (sidecars — restartable init
  * containers — started and kept running), then every app container that
  * should run by the restart policy, each start gated by the crash-loop
- * back-off and preceded by the image pull. Also stops (KillPod) and
- * removes pods. Outcomes are values (DESIGN.md §4.2).
+ * back-off and preceded by the image pull. Volumes are prepared before
+ * the sandbox (upstream's WaitForAttachAndMount): a volume that cannot be
+ * mounted keeps the pod ContainerCreating with FailedMount events; each
+ * container gets its environment and mounts built as upstream's
+ * generateContainerConfig, a missing ConfigMap/Secret/key failing it with
+ * CreateContainerConfigError. Also stops (KillPod) and removes pods,
+ * tearing volumes down. Outcomes are values (DESIGN.md §4.2).
  */
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { join, sep } from "node:path";
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import type { Clock } from "../../machinery/clock.js";
 import type { Logger } from "../../machinery/log.js";
-import { type ContainerRuntime, formatRuntimeError } from "../../runtime/types.js";
+import { type ContainerRuntime, formatRuntimeError, type Mount } from "../../runtime/types.js";
 import type { Backoff } from "../backoff.js";
 import { type KubeletEvents, podRef, Reason } from "../events.js";
 import { formatPod, goDuration } from "../go-format.js";
+import { POD_UID_LABEL } from "../runtime-labels.js";
 import type { ReasonEntry } from "../status/generate.js";
-import { isRestartableInit, shouldContainerBeRestarted } from "./container-rules.js";
+import { goError } from "../volumes/go-errors.js";
+import type { PodObjects } from "../volumes/objects.js";
+import { podDir } from "../volumes/paths.js";
+import { FAILED_MOUNT, mountsWithoutManager, type VolumeManager } from "../volumes/volume-manager.js";
+import type { HookDeps } from "../lifecycle/handler-runner.js";
+import { killContainer as killWithHooks } from "../lifecycle/kill-container.js";
+import { runPostStart } from "../lifecycle/post-start.js";
+import { containerSpec, isRestartableInit, shouldContainerBeRestarted } from "./container-rules.js";
+import { makeEnvironmentVariables } from "./env.js";
+import type { ResourceList } from "./env-fieldpath.js";
 import { ensureImageExists } from "./image-puller.js";
-import { type ClusterDns, type ContainerKind, containerConfig, sandboxConfig } from "./runtime-config.js";
+import { type ClusterDns, type ContainerKind, containerConfig, DEFAULT_POD_LOGS_DIR, podLogsDirectory, sandboxConfig } from "./runtime-config.js";
 import { getPodStatus, latestContainer, type RuntimePodStatus } from "./runtime-pod-status.js";
 
 /** What a sync did, for the pod worker to decide when to look again. */
@@ -43,9 +60,32 @@ export interface PodSyncerOptions {
   readonly dns?: ClusterDns;
   /** Started containers: true unless a startup probe says otherwise. */
   readonly isStarted?: (pod: Pod, container: Container, containerId: string) => boolean;
+  /**
+   * Prepares pods' volumes and builds containers' mounts (/etc/hosts and
+   * termination-message files included). Without it a container that
+   * mounts a volume fails with CreateContainerConfigError.
+   */
+  readonly volumes?: VolumeManager;
+  /** ConfigMaps, Secrets and Services for containers' environments; without it, references to them fail as upstream's client-less kubelet. */
+  readonly objects?: PodObjects;
+  /**
+   * The pods' log root (kubelet option podLogsDir, /var/log/pods unless
+   * given). When given, the kubelet also makes each pod's log directory
+   * before its sandbox and deletes it once the pod is removed, as upstream.
+   */
+  readonly podLogsDir?: string;
+  /** The node's IPs, primary first (env status.hostIP(s); the pod IPs of host-network pods). */
+  readonly hostIPs?: () => readonly string[];
+  /** The node's allocatable resources (resourceFieldRef of containers without limits). */
+  readonly nodeAllocatable?: () => ResourceList;
+  /** How soon a container whose configuration failed is tried again (10 s, upstream's pod worker back-off). */
+  readonly configErrorRetryMs?: number;
+  /** Runs postStart and preStop hooks; without it, containers start and stop with no hooks. */
+  readonly hooks?: HookDeps;
 }
 
-type StartResult = { ok: true } | { ok: false; why: ReasonEntry; retryAt?: number };
+/** `quiet`: the failure changed nothing in the runtime (no reason to look again soon). */
+type StartResult = { ok: true } | { ok: false; why: ReasonEntry; retryAt?: number; quiet?: boolean };
 
 interface StartSpec {
   readonly container: Container;
@@ -75,6 +115,13 @@ export class PodSyncer {
     let retryAt: number | undefined;
     const hostNetwork = pod.spec?.hostNetwork === true;
 
+    // Step 0: volumes, before the sandbox (upstream's WaitForAttachAndMount in SyncPod).
+    if (this.o.volumes) {
+      const v = await this.o.volumes.mountPod(pod);
+      for (const note of v.failures) this.o.events.emit(podRef(pod), "Warning", FAILED_MOUNT, note);
+      if (!v.ready) return { changed: false, retryAt: v.retryAt, status };
+    }
+
     // Step 1: a sandbox.
     const latest = status.sandboxes[0];
     const sandboxOk = !!latest && latest.state === "ready" && (hostNetwork || latest.ips.length > 0);
@@ -92,7 +139,12 @@ export class PodSyncer {
         // A Never pod whose containers ran gets no second sandbox: it is over.
         return { changed, status: await this.status(uid) };
       }
-      const created = await this.o.runtime.runPodSandbox(sandboxConfig(pod, attempt, this.o.dns));
+      if (this.o.podLogsDir !== undefined) {
+        // upstream kuberuntime makes the pod's log directory before the sandbox.
+        const dir = podLogsDirectory(this.o.podLogsDir, pod);
+        await mkdir(dir, { recursive: true, mode: 0o755 }).catch((e) => this.o.logger.warn("could not create pod log directory", { pod: podKey(pod), path: dir, err: goError(e) }));
+      }
+      const created = await this.o.runtime.runPodSandbox(sandboxConfig(pod, attempt, this.o.dns, this.logsDir));
       if (!created.ok) {
         const message = `Failed to create pod sandbox: ${formatRuntimeError(created.error)}`;
         this.o.events.emit(podRef(pod), "Warning", Reason.FailedCreatePodSandBox, message);
@@ -108,7 +160,7 @@ export class PodSyncer {
     const toStart = this.containersToStart(pod, status);
     for (const spec of toStart) {
       const r = await this.start(pod, status, sandboxId!, spec);
-      changed = true;
+      if (r.ok || !r.quiet) changed = true;
       const name = spec.container.name;
       if (r.ok) reasons.delete(name);
       else {
@@ -196,10 +248,25 @@ export class PodSyncer {
       return { ok: false, why: { reason: image.reason, message: image.message }, retryAt: image.retryAt };
     }
 
+    // upstream generateContainerConfig: environment, then mounts; either failing is CreateContainerConfigError.
+    const hostIPs = this.o.hostIPs?.() ?? [];
+    const podIPs = pod.spec?.hostNetwork ? hostIPs : status.ips;
+    const env = await makeEnvironmentVariables(pod, container, {
+      objects: this.o.objects,
+      facts: { podIPs, hostIPs },
+      nodeAllocatable: this.o.nodeAllocatable?.() ?? {},
+      warn: (reason, note) => this.o.events.emit(podRef(pod), "Warning", reason, note),
+    });
+    if (!env.ok) return this.configError(ref, env.message);
+    const mounts = this.o.volumes ? await this.o.volumes.containerMounts(pod, container, env.envs, podIPs) : mountsWithoutManager(container);
+    if (!mounts.ok) return this.configError(ref, mounts.message);
+
     const restartCount = latest ? latest.restartCount + 1 : 0;
-    const sbConfig = sandboxConfig(pod, status.sandboxes[0]?.metadata.attempt ?? 0, this.o.dns);
-    const created = await this.o.runtime.createContainer(sandboxId, containerConfig(pod, container, kind, restartCount), sbConfig);
+    const sbConfig = sandboxConfig(pod, status.sandboxes[0]?.metadata.attempt ?? 0, this.o.dns, this.logsDir);
+    const config = containerConfig(pod, container, kind, restartCount, { envs: env.envs, mounts: mounts.mounts });
+    const created = await this.o.runtime.createContainer(sandboxId, config, sbConfig);
     if (!created.ok) {
+      await this.removeTerminationFiles(pod.metadata?.uid ?? "", mounts.mounts);
       const msg = created.error.message;
       this.o.events.emit(ref, "Warning", Reason.Failed, `Error: ${msg}`, "CreateContainerError");
       return { ok: false, why: { reason: "CreateContainerError", message: msg } };
@@ -212,8 +279,30 @@ export class PodSyncer {
       return { ok: false, why: { reason: "RunContainerError", message: msg } };
     }
     this.o.events.emit(ref, "Normal", Reason.Started, `Started container ${container.name}`);
+    if (this.o.hooks) {
+      const hook = await runPostStart(this.o.hooks, pod, container, created.value);
+      if (!hook.ok) return { ok: false, why: { reason: hook.reason, message: hook.message } };
+    }
     await this.pruneDead(status, container.name);
     return { ok: true };
+  }
+
+  private get logsDir(): string {
+    return this.o.podLogsDir ?? DEFAULT_POD_LOGS_DIR;
+  }
+
+  /** upstream's CreateContainerConfigError: a Failed event and the waiting reason, retried after the pod worker's back-off. */
+  private configError(ref: ReturnType<typeof podRef>, message: string): StartResult {
+    this.o.events.emit(ref, "Warning", Reason.Failed, `Error: ${message}`, "CreateContainerConfigError");
+    const retryAt = this.o.clock.now() + (this.o.configErrorRetryMs ?? 10_000);
+    return { ok: false, why: { reason: "CreateContainerConfigError", message }, retryAt, quiet: true };
+  }
+
+  /** Deletes termination-message files among `mounts` (a container that will never run, or is removed). */
+  private async removeTerminationFiles(uid: string, mounts: readonly Mount[]): Promise<void> {
+    if (!this.o.volumes || !uid) return;
+    const containers = join(podDir(this.o.volumes.rootDir, uid), "containers") + sep;
+    for (const m of mounts) if (m.hostPath.startsWith(containers)) await rm(m.hostPath, { force: true }).catch(() => {});
   }
 
   /**
@@ -228,8 +317,16 @@ export class PodSyncer {
         kept++;
         continue;
       }
+      await this.removeContainerFiles(c.id);
       await this.o.runtime.removeContainer(c.id);
     }
+  }
+
+  /** The termination-message file of a container about to be removed. */
+  private async removeContainerFiles(id: string): Promise<void> {
+    if (!this.o.volumes) return;
+    const st = await this.o.runtime.containerStatus(id);
+    if (st.ok) await this.removeTerminationFiles(st.value.labels[POD_UID_LABEL] ?? "", st.value.mounts);
   }
 
   /**
@@ -246,6 +343,8 @@ export class PodSyncer {
       const r = await this.o.runtime.stopPodSandbox(sb.id);
       if (!r.ok) this.o.logger.warn("could not stop pod sandbox", { pod: podKey(pod), err: formatRuntimeError(r.error) });
     }
+    // Nothing runs in the pod again: its volumes go (upstream unmounts the volumes of terminated pods).
+    if (this.o.volumes && !(await this.o.volumes.unmountPod(uid))) this.o.logger.warn("pod volumes not fully torn down yet", { pod: podKey(pod) });
     return this.status(uid);
   }
 
@@ -260,6 +359,12 @@ export class PodSyncer {
   }
 
   private async killContainer(pod: Pod, id: string, name: string, graceSeconds: number, message: string | undefined): Promise<void> {
+    if (this.o.hooks) {
+      // upstream's killContainer: preStop first, deducted from the grace period.
+      const r = await killWithHooks(this.o.hooks, pod, name, containerSpec(pod, name)?.container, id, { message, gracePeriodOverride: graceSeconds });
+      if (!r.ok) this.o.events.emit(podRef(pod), "Warning", Reason.FailedKillPod, `error killing pod: failed to "KillContainer" for "${name}" with KillContainerError: "${formatRuntimeError(r.error)}"`);
+      return;
+    }
     const init = (pod.spec?.initContainers ?? []).some((c) => c.name === name);
     this.o.events.emit(podRef(pod, { name, init }), "Normal", Reason.Killing, message ?? `Stopping container ${name}`);
     const r = await this.o.runtime.stopContainer(id, Math.max(graceSeconds, 0));
@@ -268,7 +373,11 @@ export class PodSyncer {
     }
   }
 
-  /** Removes every sandbox and container of the pod (after it is gone from the API). */
+  /**
+   * Removes every sandbox and container of the pod (after it is gone from
+   * the API), then its volumes and kubelet files, and its log directory
+   * when the kubelet manages those.
+   */
   async removePod(uid: string): Promise<void> {
     const status = await this.status(uid);
     for (const c of status.containers) {
@@ -278,6 +387,23 @@ export class PodSyncer {
     for (const sb of status.sandboxes) {
       await this.o.runtime.stopPodSandbox(sb.id);
       await this.o.runtime.removePodSandbox(sb.id);
+    }
+    if (this.o.volumes && !(await this.o.volumes.removePod(uid))) this.o.logger.warn("pod directory not fully removed yet", { podUID: uid });
+    if (this.o.podLogsDir !== undefined) await this.removeLogDirs(this.o.podLogsDir, uid);
+  }
+
+  /** Deletes `<podLogsDir>/<ns>_<name>_<uid>` (found by its UID suffix: the pod object is gone). */
+  private async removeLogDirs(root: string, uid: string): Promise<void> {
+    if (!uid || uid.includes("/")) return;
+    let names: string[];
+    try {
+      names = await readdir(root);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!n.endsWith(`_${uid}`)) continue;
+      await rm(join(root, n), { recursive: true, force: true }).catch((e) => this.o.logger.warn("could not remove pod log directory", { path: join(root, n), err: goError(e) }));
     }
   }
 }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ContainerStatus } from "../../runtime/types.js";
 import { CONTAINER_TERMINATION_MESSAGE_PATH_ANNOTATION } from "../runtime-labels.js";
-import { CONTAINER_TERMINATION_MESSAGE_POLICY_ANNOTATION, lastLogLines, TerminationMessages, terminationMessage, withTerminationMessage } from "./termination-message.js";
+import { CONTAINER_TERMINATION_MESSAGE_POLICY_ANNOTATION } from "../runtime-labels.js";
+import { lastLogLines, TerminationMessages, terminationMessage, withTerminationMessage } from "./termination-message.js";
 
 function criLine(stream: string, tag: string, text: string, i = 0): string {
   return `2026-01-01T00:00:${String(i % 60).padStart(2, "0")}.000000000Z ${stream} ${tag} ${text}\n`;

@@ -12,10 +12,8 @@
 import { open } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import type { ContainerStatus as CriContainerStatus } from "../../runtime/types.js";
-import { CONTAINER_TERMINATION_MESSAGE_PATH_ANNOTATION } from "../runtime-labels.js";
+import { CONTAINER_TERMINATION_MESSAGE_PATH_ANNOTATION, CONTAINER_TERMINATION_MESSAGE_POLICY_ANNOTATION } from "../runtime-labels.js";
 
-/** Container annotation: `terminationMessagePolicy` of the spec (upstream's name). */
-export const CONTAINER_TERMINATION_MESSAGE_POLICY_ANNOTATION = "io.kubernetes.container.terminationMessagePolicy";
 /** upstream MaxContainerTerminationMessageLength. */
 export const MAX_TERMINATION_MESSAGE_BYTES = 4096;
 /** upstream MaxContainerTerminationMessageLogLength. */

@@ -4,6 +4,9 @@
  * (its unpacked root filesystem and its OCI config).
  */
 import type { ImageService, RuntimeResult } from "../types.js";
+import type { ImageGcOptions, ImageGcReport } from "./gc.js";
+
+export type { ImageGcOptions, ImageGcReport } from "./gc.js";
 
 /** The parts of an OCI image config (`config` of application/vnd.oci.image.config.v1+json) a container needs. */
 export interface ImageRunConfig {
@@ -52,10 +55,23 @@ export interface PullOptions {
  * pulls from registries and imports from archives.
  */
 export interface LocalImageStore extends ImageService {
-  /** The image ready to run, or undefined when it is not present. */
+  /** The image ready to run, or undefined when it is not present (or cannot be made ready: see resolveImage). */
   resolve(image: string): Promise<ResolvedImage | undefined>;
+  /**
+   * As {@link resolve}, telling "not present" (undefined) from "present but
+   * unusable" (a failure, e.g. its content was damaged and cannot be unpacked).
+   * Marks the image as used now (for image GC order).
+   */
+  resolveImage(image: string): Promise<RuntimeResult<ResolvedImage | undefined>>;
   /** Pull with progress and cancellation (ImageService.pullImage is this without options). */
   pull(image: string, opts?: PullOptions): Promise<RuntimeResult<string>>;
   /** Imports an OCI archive or docker-archive (tar, optionally gzip); resolves with the tags imported. */
   importArchive(file: string): Promise<RuntimeResult<readonly string[]>>;
+  /**
+   * Image garbage collection with the kubelet's semantics (85/80 thresholds
+   * by default): removes unused images, least recently used first, until the
+   * image filesystem is under the low threshold. Fails with ResourceExhausted
+   * (the kubelet's message) when not enough was eligible.
+   */
+  garbageCollect(opts: ImageGcOptions): Promise<RuntimeResult<ImageGcReport>>;
 }
