@@ -24,7 +24,6 @@ const TEST_TOOLS: HostTool[] = [
   { command: "skopeo", debianPackage: "skopeo", neededFor: "pushing test images" },
   { command: "umoci", debianPackage: "umoci", neededFor: "OCI image layout tests" },
   { command: "htpasswd", debianPackage: "apache2-utils", neededFor: "registry auth tests" },
-  { command: "socat", debianPackage: "socat", neededFor: "port-forward and attach relays" },
 ];
 
 function find(dir: string, out: string[] = []): string[] {

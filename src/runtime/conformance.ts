@@ -156,5 +156,45 @@ export function runtimeConformance(target: ConformanceTarget): void {
       value(await rt.removePodSandbox(sb), "removePodSandbox");
       assert.equal(value(await rt.listContainers({ podSandboxId: sb }), "list").length, 0);
     });
+
+    it("answers NotFound for ids it does not know", async () => {
+      const rt = await make();
+      const unknown = "0".repeat(64);
+      const codes = [
+        await rt.podSandboxStatus(unknown),
+        await rt.containerStatus(unknown),
+        await rt.startContainer(unknown),
+        await rt.stopContainer(unknown, 0),
+        await rt.createContainer(unknown, container(target.image, "c", ["true"]), sandbox()),
+      ].map((r) => (r.ok ? "ok" : r.error.code));
+      assert.deepEqual(codes, ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]);
+      // Removal is idempotent: nothing to remove is success.
+      value(await rt.removeContainer(unknown), "removeContainer");
+      value(await rt.removePodSandbox(unknown), "removePodSandbox");
+    });
+
+    it("stops a sandbox's containers with it, and removes them with it, with events", async () => {
+      const rt = await make();
+      const events: ContainerEvent[] = [];
+      const unsubscribe = rt.subscribe((e) => events.push(e));
+      value(await rt.pullImage(target.image), "pullImage");
+      const sbCfg = sandbox();
+      const sb = value(await rt.runPodSandbox(sbCfg), "sandbox");
+      const running = value(await rt.createContainer(sb, container(target.image, "running", ["sleep", "3600"]), sbCfg), "create running");
+      value(await rt.startContainer(running), "start");
+      const created = value(await rt.createContainer(sb, container(target.image, "created", ["sleep", "3600"]), sbCfg), "create created");
+      value(await rt.stopPodSandbox(sb), "stopPodSandbox");
+      assert.equal(value(await rt.podSandboxStatus(sb), "status").state, "notready");
+      assert.deepEqual(value(await rt.podSandboxStatus(sb), "status").ips, []);
+      for (const id of [running, created]) assert.equal(value(await rt.containerStatus(id), "status").state, "exited");
+      assert.deepEqual(value(await rt.listContainers({ podSandboxId: sb, state: "exited" }), "list").map((c) => c.id).sort(), [running, created].sort());
+      const again = await rt.createContainer(sb, container(target.image, "late", ["true"]), sbCfg);
+      assert.equal(again.ok, false, "a stopped sandbox takes no new containers");
+      value(await rt.removePodSandbox(sb), "removePodSandbox");
+      assert.equal((await rt.containerStatus(running)).ok, false);
+      for (const id of [running, created]) assert.deepEqual(events.filter((e) => e.containerId === id).map((e) => e.type).at(-1), "deleted");
+      assert.deepEqual(value(await rt.listPodSandbox({ id: sb }), "list"), []);
+      unsubscribe();
+    });
   });
 }
