@@ -7,15 +7,18 @@ describe("skiff agent (CLI)", () => {
   it("documents its flags", () => {
     const r = skiff(["agent", "--help"]);
     assert.equal(r.status, 0, r.stderr);
-    for (const flag of ["--server", "--token", "--kubeconfig", "--node-name", "--data-dir", "--runtime", "--simulate-nodes", "--kubelet-config"]) {
+    for (const flag of ["--server", "--token", "--kubeconfig", "--node-name", "--data-dir", "--runtime", "--simulate-nodes", "--kubelet-config", "--kubelet-port", "--cleanup"]) {
       assert.ok(r.stdout.includes(flag), `--help mentions ${flag}`);
     }
   });
 
-  it("says runc is not available yet instead of pretending", () => {
-    const r = skiff(["agent", "--server", "https://127.0.0.1:1", "--token", "t", "--runtime", "runc"]);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /--runtime runc is not available yet/);
+  it("refuses simulated nodes with the real runtime, and unknown runtimes", () => {
+    const sim = skiff(["agent", "--server", "https://127.0.0.1:1", "--token", "t", "--runtime", "runc", "--simulate-nodes", "2"]);
+    assert.notEqual(sim.status, 0);
+    assert.match(sim.stderr, /--simulate-nodes needs --runtime sim/);
+    const other = skiff(["agent", "--server", "https://127.0.0.1:1", "--token", "t", "--runtime", "docker"]);
+    assert.notEqual(other.status, 0);
+    assert.match(other.stderr, /--runtime must be runc or sim, not docker/);
   });
 
   it("asks for credentials and a way to verify the server", () => {

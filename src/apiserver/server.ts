@@ -23,8 +23,12 @@ import { storageObjectInUseProtection } from "./admission/storage-object-in-use-
 import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
 import type { Authenticator, UserInfo } from "./auth/authn.js";
 import { type Authorizer, forbiddenMessage } from "./auth/authz.js";
+import { REVIEW_RESOURCES, ReviewHandler } from "./auth/reviews.js";
 import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type DiscoverySource } from "./discovery.js";
 import { ResourceHandler, type StrategicPatcher, type TablePrinter } from "./handlers/resource.js";
+import type { KubeletClientConfig } from "./kubelet/connection.js";
+import { KubeletProxy } from "./kubelet/kubelet-proxy.js";
+import { serveUpgradeAsRequest } from "./kubelet/upgrade-request.js";
 import { send, sendError, toStatus } from "./http/respond.js";
 import { negotiate } from "./negotiation.js";
 import { openapiRoutes } from "./openapi-routes.js";
@@ -70,6 +74,8 @@ export interface ApiServerOptions {
    * means the request was handled.
    */
   readonly publicRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+  /** How pods/log, exec, attach, port-forward and nodes/proxy reach kubelets (the `client-kube-apiserver` certificate). */
+  readonly kubeletClient?: KubeletClientConfig;
 }
 
 const UNAUTHENTICATED_PATHS = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
@@ -85,6 +91,10 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly handler: ResourceHandler;
+  /** pods/log, pods/exec|attach|portforward and nodes/proxy: served by kubelets. */
+  private readonly kubelet: KubeletProxy;
+  /** TokenReview, SubjectAccessReview and friends: answered from the chains, never stored. */
+  private readonly reviews: ReviewHandler;
   private server?: Server;
   private inFlight = 0;
   private mutatingInFlight = 0;
@@ -126,6 +136,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       strategicPatch: opts.strategicPatch ?? strategicPatchBuiltin,
       defaultWatchTimeoutSeconds: () => randomInt(1800, 3600),
     });
+    this.kubelet = new KubeletProxy({ pods: this.objects("", "v1", "pods"), nodes: this.objects("", "v1", "nodes"), client: opts.kubeletClient, logger: this.log });
+    this.reviews = new ReviewHandler({ authenticator: opts.authenticator, authorizer: opts.authorizer });
   }
 
   /** The store of one resource, for in-process bootstrap and tests. */
@@ -137,7 +149,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   }
 
   resources(): readonly ResourceType[] {
-    return [...BUILTIN_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
+    return [...BUILTIN_RESOURCES, ...REVIEW_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
   }
 
   serve(crdName: string, resources: readonly ServedCustomResource[]): void {
@@ -169,6 +181,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       },
       (req, res) => void this.handleRequest(req, res),
     );
+    // Upgrades (exec, attach, port-forward) pass the same authentication and authorization as any request.
+    server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => serveUpgradeAsRequest(req, socket, head, (rq, rs) => this.handleRequest(rq, rs)));
     // Watches are long-lived: no request timeout; the watch has its own.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;
@@ -191,6 +205,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
     this.ready = false;
     for (const c of Object.values(this.caches)) c.stop();
     this.crdController.stop();
+    this.kubelet.close();
     const s = this.server;
     if (!s) return;
     await new Promise<void>((resolve) => {
@@ -204,8 +219,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
     const url = new URL(req.url ?? "/", "https://localhost");
     const isWatch = url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1" || url.pathname.includes("/watch/");
     const mutating = MUTATING.has(req.method ?? "GET");
-    // Long-running requests (watches) are not counted, as upstream.
-    const counted = !isWatch;
+    // Long-running requests (watches, logs, exec, proxy) are not counted, as upstream.
+    const counted = !isWatch && !KubeletProxy.isLongRunningPath(url.pathname);
     let user: UserInfo | undefined;
     try {
       if (counted) {
@@ -231,6 +246,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
             kind: info.resource,
           });
         }
+        if (this.reviews.handles(info)) return await this.reviews.serve({ info, url, req, res, user });
+        if (this.kubelet.handles(info)) return await this.kubelet.serve({ info, url, req, res, user });
         if (info.isResourceRequest) return await this.handler.handle({ info, url, req, res, user });
         return await this.serveNonResource(req, res, url);
       } finally {

@@ -5,14 +5,18 @@
  * Only the simulated runtime exists so far; `--runtime runc` says so.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type ClientConfig, configFromKubeconfig } from "../client/config.js";
 import { consoleLogger, type Logger } from "../machinery/log.js";
 import { parseJoinToken } from "../pki/join-token.js";
 import { joinCluster } from "../kubelet/join.js";
-import { DEFAULT_KUBELET_CONFIG, loadKubeletConfig } from "../kubelet/config.js";
+import { nodeHostTools } from "../kubelet/host-tools.js";
+import { startRuncNode } from "../kubelet/runc-node.js";
+import { ensureHostTools } from "../machinery/debian-packages.js";
+import { cleanupNodeNetwork } from "../network/cni/cleanup.js";
+import { DEFAULT_KUBELET_CONFIG, type KubeletConfig, loadKubeletConfig } from "../kubelet/config.js";
 import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
 
@@ -29,6 +33,34 @@ export interface AgentFlags {
   runtime: string;
   simulateNodes?: string;
   kubeletConfig?: string;
+  kubeletPort?: string;
+  clusterCidr: string;
+  serviceCidr: string;
+  privateRegistry?: string;
+  cleanup?: boolean;
+}
+
+/** The first external IPv4 address of this host (what the kubelet advertises unless told otherwise). */
+export function defaultNodeIP(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
+/** The kubelet configuration of the flags: the file's, with --kubelet-port over it. */
+export function kubeletConfigOf(file: string | undefined, port: string | undefined): KubeletConfig {
+  const config = file ? loadKubeletConfig(file) : DEFAULT_KUBELET_CONFIG;
+  if (port === undefined) return config;
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--kubelet-port must be a port number from 0 (any free port) to 65535, not ${port}`);
+  return { ...config, port: n };
+}
+
+/** Refuses to run a real node without root, naming what needs it. */
+export function requireRootForNode(alternative: string): void {
+  if (process.getuid?.() === 0) return;
+  throw new Error(`a node running real containers needs root (runc, network namespaces, mounts, cgroups); run as root, or ${alternative}`);
 }
 
 /** What the agent talks to the cluster with. */
@@ -95,34 +127,63 @@ export function registerAgent(program: Command): void {
     .option("--runtime <name>", "container runtime: runc or sim (simulated, no processes)", "runc")
     .option("--simulate-nodes <n>", "run N simulated nodes in this process (needs --runtime sim)")
     .option("--kubelet-config <file>", "KubeletConfiguration (kubelet.config.k8s.io/v1beta1) file")
+    .option("--kubelet-port <port>", "port of the kubelet API (logs, exec, port-forward); 0 picks a free port", undefined)
+    .option("--cluster-cidr <cidr>", "the cluster's pod range (the server's --cluster-cidr)", "10.42.0.0/16")
+    .option("--service-cidr <cidr>", "the cluster's Service range (the server's --service-cidr)", "10.43.0.0/16")
+    .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
+    .option("--cleanup", "remove this node's pod network (namespaces, bridges, routes, rules) left by an earlier agent, then exit")
     .action(async (flags: AgentFlags) => {
       const log = consoleLogger();
-      if (flags.runtime === "runc") {
-        throw new Error("--runtime runc is not available yet in this build: only the simulated runtime exists (use --runtime sim)");
-      }
-      if (flags.runtime !== "sim") throw new Error(`--runtime must be runc or sim, not ${flags.runtime}`);
+      if (flags.runtime !== "sim" && flags.runtime !== "runc") throw new Error(`--runtime must be runc or sim, not ${flags.runtime}`);
       let simulateNodes: number | undefined;
       if (flags.simulateNodes !== undefined) {
         simulateNodes = Number(flags.simulateNodes);
         if (!Number.isInteger(simulateNodes) || simulateNodes < 1) throw new Error(`--simulate-nodes must be a whole number >= 1, not ${flags.simulateNodes}`);
       }
-      const config = flags.kubeletConfig ? loadKubeletConfig(flags.kubeletConfig) : DEFAULT_KUBELET_CONFIG;
+      const config = kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort);
+      if (flags.cleanup) {
+        requireRootForNode("there is nothing to clean up");
+        const r = await cleanupNodeNetwork({
+          stateDir: join(flags.dataDir, "agent", "cni"),
+          binDirs: config.network.cniBinDirs,
+          bridgeName: config.network.bridgeName,
+          netnsPrefix: config.network.netnsPrefix,
+          clusterCidr: flags.clusterCidr,
+          serviceCidr: flags.serviceCidr,
+          logger: log,
+        });
+        if (!r.ok) throw new Error(`cleanup left something behind: ${r.error.message}`);
+        log.info("node network cleaned up", { bridge: config.network.bridgeName, netnsPrefix: config.network.netnsPrefix });
+        return;
+      }
+      if (flags.runtime === "runc") {
+        if (simulateNodes !== undefined) throw new Error("--simulate-nodes needs --runtime sim");
+        requireRootForNode("use --runtime sim (simulated nodes, no containers)");
+        ensureHostTools(nodeHostTools(config.network.cniBinDirs), (line) => log.info(line));
+      }
       try {
         mkdirSync(join(flags.dataDir, "agent"), { recursive: true, mode: 0o700 });
       } catch (err) {
         throw new Error(`cannot use --data-dir ${flags.dataDir}: ${(err as Error).message}`);
       }
-      const { client } = await agentCredentials(flags, log);
+      const { client, clientCaPem } = await agentCredentials(flags, log);
       log.info("starting skiff agent", { server: client.server, runtime: flags.runtime, nodes: simulateNodes ?? 1, pid: process.pid });
-      const agent = await startAgent({
-        client,
-        nodeName: flags.nodeName ?? hostname().toLowerCase(),
-        runtime: "sim",
-        simulateNodes,
-        config,
-        nodeIP: flags.nodeIp,
-        logger: log,
-      });
+      const nodeName = flags.nodeName ?? hostname().toLowerCase();
+      const agent =
+        flags.runtime === "runc"
+          ? await startRuncNode({
+              client,
+              nodeName,
+              nodeIP: flags.nodeIp ?? defaultNodeIP(),
+              dataDir: flags.dataDir,
+              config,
+              clientCaPem,
+              clusterCidr: flags.clusterCidr,
+              serviceCidr: flags.serviceCidr,
+              registriesFile: flags.privateRegistry,
+              logger: log,
+            })
+          : await startAgent({ client, nodeName, runtime: "sim", simulateNodes, config, nodeIP: flags.nodeIp, logger: log });
       const shutdown = async (sig: string) => {
         log.info("shutting down", { signal: sig });
         await agent.stop();

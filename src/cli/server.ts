@@ -30,7 +30,9 @@ import { checkDisabled, schedulerConfig, startControlPlane } from "./control-pla
 import { cidrsOverlap, parseCidr } from "../machinery/cidr.js";
 import { joinRoutes } from "../apiserver/join/routes.js";
 import { ensureServerToken } from "../pki/join-token.js";
+import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { claimDataDir } from "./server-lock.js";
+import { startServerAgent } from "./server-agent.js";
 
 export interface ServerFlags {
   dataDir: string;
@@ -53,6 +55,11 @@ export interface ServerFlags {
   disable?: string[];
   schedulerConfig?: string;
   tokenAuthFile?: string;
+  disableAgent?: boolean;
+  nodeIp?: string;
+  kubeletConfig?: string;
+  kubeletPort?: string;
+  privateRegistry?: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -91,6 +98,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   checkClusterCidrs(flags.clusterCidr, flags.serviceCidr);
   const scheduling = schedulerConfig(flags.schedulerConfig);
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
+  const kubeletConfig = !flags.disableAgent ? kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
@@ -135,6 +143,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let api: ApiServer | undefined;
   let port: number;
   let stopControlPlane: (() => Promise<void>) | undefined;
+  let stopAgent: (() => Promise<void>) | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
@@ -156,6 +165,11 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       port: parsePort(flags.httpsPort, "--https-port"),
       authenticator: new AuthenticatorChain([x509Authenticator, ...(staticTokens ? [bearerTokenAuthenticator([new StaticTokens(staticTokens)])] : [])]),
       authorizer: new AuthorizerChain([privilegedGroupAuthorizer, authenticatedAuthorizer]),
+      kubeletClient: {
+        certPem: read(pki.clients.kubeApiserverKubeletClient.certFile),
+        keyPem: read(pki.clients.kubeApiserverKubeletClient.keyFile),
+        preferredAddressTypes: ["InternalIP", "ExternalIP", "Hostname"],
+      },
       publicRoutes: joinRoutes({
         serverCaPem,
         clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
@@ -207,6 +221,21 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       controllerSettings: { clusterCidr: flags.clusterCidr, nodeCidrMaskSize: 24 },
       logger: log,
     });
+    if (kubeletConfig) {
+      stopAgent = await startServerAgent({
+        server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+        serverCaPem,
+        clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
+        dataDir,
+        nodeName: flags.nodeName ?? defaultNodeName(),
+        nodeIP: flags.nodeIp ?? defaultNodeIP(),
+        config: { ...kubeletConfig, clusterDNS: [indexedIP(flags.serviceCidr, 10)] },
+        clusterCidr: flags.clusterCidr,
+        serviceCidr: flags.serviceCidr,
+        registriesFile: flags.privateRegistry,
+        logger: log,
+      });
+    }
     log.info("API server listening", { address: flags.bindAddress, port, kubeconfig: adminKubeconfigPath(dataDir), joinToken: join(dataDir, "token") });
     if (flags.kubeconfigMerge) {
       try {
@@ -217,6 +246,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       }
     }
   } catch (err) {
+    await stopAgent?.();
     await stopControlPlane?.();
     await api?.stop();
     snapshots.stop();
@@ -237,6 +267,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       if (stopped) return;
       stopped = true;
       for (const t of timers) clearInterval(t);
+      await stopAgent?.();
       await stopControlPlane?.();
       await api.stop();
       snapshots.stop();
@@ -300,6 +331,11 @@ export function registerServer(program: Command): void {
     .option("--tls-san <name...>", "more names or addresses for the serving certificate")
     .option("--service-cidr <cidr>", "IPv4 range Service ClusterIPs come from", "10.43.0.0/16")
     .option("--cluster-cidr <cidr>", "IPv4 range pod IPs come from; each node gets a /24 of it", "10.42.0.0/16")
+    .option("--disable-agent", "do not run a node (kubelet and containers) on this server")
+    .option("--node-ip <ip>", "this node's InternalIP (default: the host's first external IPv4)")
+    .option("--kubelet-config <file>", "KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for this server's node")
+    .option("--kubelet-port <port>", "port of this node's kubelet API; 0 picks a free port")
+    .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")

@@ -107,15 +107,55 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       startSpreadMs: count > 1 ? cfg.nodeStatusUpdateFrequencyMs : 0,
     });
   });
-  const byName = new Map(kubelets.map((k) => [k.nodeName, k]));
+  const run = runKubelets({ kubelets, pods, nodes, single: count === 0, logger: log, timers });
+  log.info("agent started", { nodes: names.length, runtime: opts.runtime, server: opts.client.server });
 
-  // One watch for every node's pods: bound pods only, routed here by nodeName.
+  return {
+    kubelets,
+    registered: run.registered,
+    async stop() {
+      await run.stop();
+      await Promise.allSettled(recorders.map((r) => r.shutdown()));
+      await Promise.allSettled(runtimes.map((r) => r.close()));
+      rest.close();
+    },
+  };
+}
+
+/** What {@link runKubelets} needs. */
+export interface RunKubeletsOptions {
+  readonly kubelets: readonly Kubelet[];
+  readonly pods: ResourceClient<Pod>;
+  readonly nodes: ResourceClient<Node>;
+  /** One node: watch only its pods and its Node; several: every bound pod, routed by nodeName. */
+  readonly single: boolean;
+  readonly logger: Logger;
+  readonly timers: Timers;
+}
+
+/** Kubelets fed by shared watches. */
+export interface RunningKubelets {
+  /** Resolves once every Node is registered. */
+  readonly registered: Promise<void>;
+  /** Resolves true once the pod watch has listed (false when stopped first). */
+  readonly podsSynced: Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts kubelets with one pod informer and one node informer for all of
+ * them (bound pods only, routed to their kubelet by spec.nodeName), so a
+ * thousand simulated nodes cost two watches, not two thousand.
+ */
+export function runKubelets(o: RunKubeletsOptions): RunningKubelets {
+  const byName = new Map(o.kubelets.map((k) => [k.nodeName, k]));
+  const only = o.single ? o.kubelets[0]?.nodeName : undefined;
   const podInformer = new SharedInformer<Pod>({
-    source: pods,
-    fieldSelector: count === 0 ? `spec.nodeName=${opts.nodeName}` : "spec.nodeName!=",
+    source: o.pods,
+    fieldSelector: only ? `spec.nodeName=${only}` : "spec.nodeName!=",
     name: "pods",
-    logger: log,
-    timers,
+    logger: o.logger,
+    timers: o.timers,
   });
   const route = (pod: Pod) => byName.get(pod.spec?.nodeName ?? "");
   podInformer.addEventHandler({
@@ -124,36 +164,30 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     onDelete: (pod) => route(pod)?.podDeleted(pod),
   });
   const nodeInformer = new SharedInformer<Node>({
-    source: nodes,
-    fieldSelector: count === 0 ? `metadata.name=${opts.nodeName}` : undefined,
+    source: o.nodes,
+    fieldSelector: only ? `metadata.name=${only}` : undefined,
     name: "nodes",
-    logger: log,
-    timers,
+    logger: o.logger,
+    timers: o.timers,
   });
   nodeInformer.addEventHandler({
     onAdd: (node) => byName.get(node.metadata?.name ?? "")?.nodeUpdated(node),
     onUpdate: (_old, node) => byName.get(node.metadata?.name ?? "")?.nodeUpdated(node),
     onDelete: (node) => byName.get(node.metadata?.name ?? "")?.nodeDeleted(),
   });
-
   const ac = new AbortController();
   const started = Date.now();
-  const registered = Promise.all(kubelets.map((k) => k.start())).then(() => {
-    log.info("nodes registered", { nodes: names.length, tookMs: Date.now() - started });
+  const registered = Promise.all(o.kubelets.map((k) => k.start())).then(() => {
+    o.logger.info("nodes registered", { nodes: o.kubelets.length, tookMs: Date.now() - started });
   });
   const informers = [podInformer.run(ac.signal), nodeInformer.run(ac.signal)];
-  log.info("agent started", { nodes: names.length, runtime: opts.runtime, server: opts.client.server });
-
   return {
-    kubelets,
     registered,
+    podsSynced: podInformer.waitForSync(ac.signal),
     async stop() {
       ac.abort();
-      for (const k of kubelets) k.stop();
+      for (const k of o.kubelets) k.stop();
       await Promise.allSettled(informers);
-      await Promise.allSettled(recorders.map((r) => r.shutdown()));
-      await Promise.allSettled(runtimes.map((r) => r.close()));
-      rest.close();
     },
   };
 }

@@ -38,6 +38,32 @@ export interface KubeletConfig {
   readonly port: number;
   /** Settings of the simulated runtime (extension `simulation`). */
   readonly simulation: SimulationConfig;
+  /** The cgroup all pods live under (cgroupRoot; skiff's default `/skiff`, so pods never mix with the host's). */
+  readonly cgroupRoot: string;
+  /** Cluster DNS servers pods with dnsPolicy ClusterFirst use (clusterDNS, k3s' 10.43.0.10). */
+  readonly clusterDNS: readonly string[];
+  /** The cluster's DNS domain (clusterDomain, cluster.local). */
+  readonly clusterDomain: string;
+  /** A container log is rotated past this size (containerLogMaxSize, 10Mi), in bytes. */
+  readonly containerLogMaxSizeBytes: number;
+  /** Rotated files kept per container, the live one included (containerLogMaxFiles, 5). */
+  readonly containerLogMaxFiles: number;
+  /** Image GC starts above this disk use (imageGCHighThresholdPercent, 85). */
+  readonly imageGCHighThresholdPercent: number;
+  /** Image GC frees down to this disk use (imageGCLowThresholdPercent, 80). */
+  readonly imageGCLowThresholdPercent: number;
+  /** The node's pod network on this host (extension `network`). */
+  readonly network: NodeNetworkConfig;
+}
+
+/** The `network:` block: host names of one agent's pod network, distinct per agent on a shared machine. */
+export interface NodeNetworkConfig {
+  /** The pod bridge (bridgeName, skiff0). */
+  readonly bridgeName: string;
+  /** Sandbox network namespaces are named `<netnsPrefix><id>` (netnsPrefix, skiff-). */
+  readonly netnsPrefix: string;
+  /** Where the CNI plugins are; the first that has a plugin wins (cniBinDirs: Debian's /usr/lib/cni, then upstream's /opt/cni/bin). */
+  readonly cniBinDirs: readonly string[];
 }
 
 /** The `simulation:` block: how `--runtime sim` nodes look and behave. */
@@ -82,6 +108,14 @@ export const DEFAULT_KUBELET_CONFIG: KubeletConfig = Object.freeze({
     clusterCidr: "10.42.0.0/16",
     nodeCidrMaskSize: 24,
   }),
+  cgroupRoot: "/skiff",
+  clusterDNS: Object.freeze(["10.43.0.10"]),
+  clusterDomain: "cluster.local",
+  containerLogMaxSizeBytes: 10 * 1024 * 1024,
+  containerLogMaxFiles: 5,
+  imageGCHighThresholdPercent: 85,
+  imageGCLowThresholdPercent: 80,
+  network: Object.freeze({ bridgeName: "skiff0", netnsPrefix: "skiff-", cniBinDirs: Object.freeze(["/usr/lib/cni", "/opt/cni/bin"]) }),
 });
 
 type Obj = Record<string, unknown>;
@@ -139,7 +173,39 @@ const KNOWN = new Set([
   "kubeReserved",
   "port",
   "simulation",
+  "cgroupRoot",
+  "clusterDNS",
+  "clusterDomain",
+  "containerLogMaxSize",
+  "containerLogMaxFiles",
+  "imageGCHighThresholdPercent",
+  "imageGCLowThresholdPercent",
+  "network",
 ]);
+
+function text(o: Obj, key: string, path: string, fallback: string, check: (s: string) => boolean, want: string): string {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "string" || !check(v)) throw new Error(`${path}${key}: want ${want}, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function strings(o: Obj, key: string, path: string, fallback: readonly string[]): readonly string[] {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`${path}${key}: want a list of strings`);
+  return v as string[];
+}
+
+/** `10Mi`, `512Ki`, `1G`, or a plain number of bytes. */
+function byteSize(o: Obj, key: string, fallback: number): number {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  const m = /^(\d+)(Ki|Mi|Gi|K|M|G)?$/.exec(String(v));
+  if (!m) throw new Error(`${key}: want a size such as "10Mi", not ${JSON.stringify(v)}`);
+  const unit: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 };
+  return Number(m[1]) * (m[2] ? unit[m[2]]! : 1);
+}
 
 /**
  * Resolves a KubeletConfiguration document (parsed YAML/JSON) over the
@@ -159,6 +225,8 @@ export function kubeletConfigFrom(doc: unknown, base: KubeletConfig = DEFAULT_KU
   const pull = section(doc, "imagePullBackOff");
   const sim = section(doc, "simulation");
   const simBase = base.simulation;
+  const net = section(doc, "network");
+  const linkName = (n: string) => /^[a-zA-Z0-9_.-]{1,15}$/.test(n);
   const config: KubeletConfig = {
     nodeStatusUpdateFrequencyMs: duration(doc, "nodeStatusUpdateFrequency", "", base.nodeStatusUpdateFrequencyMs),
     nodeStatusReportFrequencyMs: duration(doc, "nodeStatusReportFrequency", "", base.nodeStatusReportFrequencyMs),
@@ -182,7 +250,22 @@ export function kubeletConfigFrom(doc: unknown, base: KubeletConfig = DEFAULT_KU
       clusterCidr: typeof sim.clusterCIDR === "string" ? sim.clusterCIDR : simBase.clusterCidr,
       nodeCidrMaskSize: number(sim, "nodeCIDRMaskSize", "simulation.", simBase.nodeCidrMaskSize, (n) => Number.isInteger(n) && n >= 8 && n <= 30, "a whole number from 8 to 30"),
     },
+    cgroupRoot: text(doc, "cgroupRoot", "", base.cgroupRoot, (v) => /^\/[A-Za-z0-9_./-]*$/.test(v) && !v.includes(".."), "an absolute cgroup path such as /skiff"),
+    clusterDNS: strings(doc, "clusterDNS", "", base.clusterDNS),
+    clusterDomain: text(doc, "clusterDomain", "", base.clusterDomain, (v) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v), "a DNS domain"),
+    containerLogMaxSizeBytes: byteSize(doc, "containerLogMaxSize", base.containerLogMaxSizeBytes),
+    containerLogMaxFiles: number(doc, "containerLogMaxFiles", "", base.containerLogMaxFiles, (n) => Number.isInteger(n) && n >= 2, "a whole number >= 2"),
+    imageGCHighThresholdPercent: number(doc, "imageGCHighThresholdPercent", "", base.imageGCHighThresholdPercent, (n) => n >= 0 && n <= 100, "a percentage"),
+    imageGCLowThresholdPercent: number(doc, "imageGCLowThresholdPercent", "", base.imageGCLowThresholdPercent, (n) => n >= 0 && n <= 100, "a percentage"),
+    network: {
+      bridgeName: text(net, "bridgeName", "network.", base.network.bridgeName, linkName, "a link name of at most 15 characters"),
+      netnsPrefix: text(net, "netnsPrefix", "network.", base.network.netnsPrefix, (v) => /^[a-zA-Z0-9_.-]{1,40}$/.test(v), "a short name prefix"),
+      cniBinDirs: strings(net, "cniBinDirs", "network.", base.network.cniBinDirs),
+    },
   };
+  if (config.imageGCLowThresholdPercent > config.imageGCHighThresholdPercent) {
+    throw new Error("imageGCLowThresholdPercent must not be above imageGCHighThresholdPercent");
+  }
   if (config.crashLoopBackOffInitialMs <= 0 || config.crashLoopBackOffMaxMs < config.crashLoopBackOffInitialMs) {
     throw new Error("crashLoopBackOff: the initial period must be > 0 and not above maxContainerRestartPeriod");
   }

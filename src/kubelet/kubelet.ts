@@ -183,6 +183,24 @@ export class Kubelet {
     });
   }
 
+  /** A pod bound to this node, with the freshest status the kubelet has (upstream GetPodByName). */
+  podByName(namespace: string, name: string): Pod | undefined {
+    for (const pod of this.podsByUid.values()) {
+      if (pod.metadata?.namespace === namespace && pod.metadata?.name === name) return this.withLatestStatus(pod);
+    }
+    return undefined;
+  }
+
+  /** Every pod bound to this node (the kubelet API's `/pods`). */
+  pods(): Pod[] {
+    return [...this.podsByUid.values()].map((p) => this.withLatestStatus(p));
+  }
+
+  private withLatestStatus(pod: Pod): Pod {
+    const status = this.statusManager.getPodStatus(pod.metadata?.uid ?? "");
+    return status ? { ...pod, status } : pod;
+  }
+
   /**
    * Removes volume and pod directories of pods this kubelet no longer
    * knows. Call only once the pod source has synced: before that, a

@@ -12,6 +12,8 @@ export interface HostTool {
   readonly debianPackage: string;
   /** What needs it, for the message. */
   readonly neededFor: string;
+  /** How to tell it is there when it is not a command on PATH (e.g. CNI plugins in their own directory). */
+  readonly present?: () => boolean;
 }
 
 /** True when `command` is an executable on PATH. */
@@ -34,7 +36,8 @@ export function onPath(command: string): boolean {
  * message naming the packages to install.
  */
 export function ensureHostTools(tools: readonly HostTool[], say: (line: string) => void): void {
-  const missing = tools.filter((t) => !onPath(t.command));
+  const here = (t: HostTool) => (t.present ? t.present() : onPath(t.command));
+  const missing = tools.filter((t) => !here(t));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((t) => t.debianPackage))];
   const why = missing.map((t) => `${t.command} (${t.neededFor})`).join(", ");
@@ -48,6 +51,6 @@ export function ensureHostTools(tools: readonly HostTool[], say: (line: string) 
   if (update.status !== 0 || install.status !== 0) {
     throw new Error(`apt-get could not install ${pkgs.join(" ")}; install them by hand and try again`);
   }
-  const still = missing.filter((t) => !onPath(t.command));
+  const still = missing.filter((t) => !here(t));
   if (still.length > 0) throw new Error(`installed ${pkgs.join(" ")} but ${still.map((t) => t.command).join(", ")} is still not on PATH`);
 }

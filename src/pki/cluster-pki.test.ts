@@ -106,13 +106,14 @@ describe("ensureClusterPki", () => {
       "client-kube-controller-manager",
       "client-kube-proxy",
       "client-skiff-controller",
+      "client-kube-apiserver",
     ]) {
       assert.ok(existsSync(join(dir, `${base}.crt`)), `${base}.crt`);
       assert.equal(statSync(join(dir, `${base}.key`)).mode & 0o777, 0o600, `${base}.key mode`);
       assert.match(readFileSync(join(dir, `${base}.key`), "utf8"), /^-----BEGIN PRIVATE KEY-----/);
     }
     assert.equal(log.lines.filter((l) => l.startsWith("created certificate authority")).length, 2);
-    assert.equal(log.lines.filter((l) => l.startsWith("created certificate /")).length, 6);
+    assert.equal(log.lines.filter((l) => l.startsWith("created certificate /")).length, 7);
 
     assert.match(parseCertificate(pki.serverCa.certPem).commonName, /^skiff-server-ca@\d{10}$/);
     assert.match(parseCertificate(pki.clientCa.certPem).commonName, /^skiff-client-ca@\d{10}$/);
@@ -204,7 +205,7 @@ describe("ensureClusterPki", () => {
     clock.advance(280 * 24 * 3600 * 1000);
     const log = recorder();
     const later = await ensureClusterPki(opts(dir, { clock, logger: log }));
-    assert.equal(log.lines.filter((l) => l.startsWith("renewed certificate")).length, 6);
+    assert.equal(log.lines.filter((l) => l.startsWith("renewed certificate")).length, 7);
     assert.equal(later.serverCa.certPem, first.serverCa.certPem);
     assert.notEqual(serial(later.serving.certPem), serial(first.serving.certPem));
     assert.ok(parseCertificate(later.serving.certPem).notAfter.getTime() > clock.now() + 300 * 24 * 3600 * 1000);

@@ -37,6 +37,8 @@ export interface ClusterClientCerts {
   readonly kubeControllerManager: PkiFiles;
   readonly kubeProxy: PkiFiles;
   readonly skiffController: PkiFiles;
+  /** `kube-apiserver-kubelet-client` in `system:masters` (kubeadm's name): what the API server shows kubelets for logs, exec and proxy. */
+  readonly kubeApiserverKubeletClient: PkiFiles;
 }
 
 /** Everything {@link ensureClusterPki} made or found. */
@@ -105,6 +107,12 @@ const CLIENTS: readonly ClientSpec[] = [
   },
   { key: "kubeProxy", file: "client-kube-proxy", commonName: "system:kube-proxy", organizations: [] },
   { key: "skiffController", file: "client-skiff-controller", commonName: "system:skiff-controller", organizations: [] },
+  {
+    key: "kubeApiserverKubeletClient",
+    file: "client-kube-apiserver",
+    commonName: "kube-apiserver-kubelet-client",
+    organizations: ["system:masters"],
+  },
 ];
 
 /** Every non-internal interface address, plus the loopbacks (the default `hostAddresses`). */

@@ -335,6 +335,8 @@ export interface StreamOptions {
   /** Wanted streams; unwanted output is drained and dropped. */
   readonly stdout: boolean;
   readonly stderr: boolean;
+  /** The client's terminal size when known at start (tty), so the first thing the process sees is right. */
+  readonly initialSize?: { readonly width: number; readonly height: number };
 }
 
 /**

@@ -9,7 +9,7 @@ const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
  * Flags every test server gets: any free port on loopback, and never a write
  * to the user's ~/.kube/config.
  */
-export const TEST_SERVER_FLAGS = ["--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge"];
+export const TEST_SERVER_FLAGS = ["--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-agent"];
 
 /** Runs `skiff ARGS…` to completion. */
 export function skiff(args: string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {

@@ -18,6 +18,7 @@ import {
   POD_UID_LABEL,
 } from "../runtime-labels.js";
 
+import { linuxContainerResources, podCgroupParent } from "./container-resources.js";
 import { expandCommandAndArgs } from "./env.js";
 
 /** Cluster DNS settings pods with dnsPolicy ClusterFirst get. */
@@ -68,6 +69,7 @@ export function sandboxConfig(pod: Pod, attempt: number, dns: ClusterDns = DEFAU
       : {}),
     portMappings: ports,
     hostNetwork: spec?.hostNetwork === true,
+    cgroupParent: podCgroupParent(pod),
     labels: podLabels(pod),
     annotations: { ...(m.annotations ?? {}), [POD_TERMINATION_GRACE_PERIOD_ANNOTATION]: String(spec?.terminationGracePeriodSeconds ?? 30) },
   };
@@ -82,6 +84,8 @@ export interface ContainerRuntimeOptions {
   readonly envs: readonly KeyValue[];
   /** Volume mounts, /etc/hosts and the termination-message file (volumes/). */
   readonly mounts: readonly Mount[];
+  /** The node's memory in bytes (Burstable containers' oom_score_adj); 0 when unknown. */
+  readonly memoryCapacity?: number;
 }
 
 /**
@@ -104,6 +108,7 @@ export function containerConfig(pod: Pod, container: Container, kind: ContainerK
     stdin: container.stdin === true,
     stdinOnce: container.stdinOnce === true,
     tty: container.tty === true,
+    resources: linuxContainerResources(pod, container, opts.memoryCapacity ?? 0),
     labels: { [POD_NAME_LABEL]: m.name ?? "", [POD_NAMESPACE_LABEL]: m.namespace ?? "", [POD_UID_LABEL]: m.uid ?? "", [CONTAINER_NAME_LABEL]: container.name },
     annotations: {
       [CONTAINER_RESTART_COUNT_ANNOTATION]: String(restartCount),

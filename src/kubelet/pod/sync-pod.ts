@@ -34,6 +34,7 @@ import { containerSpec, isRestartableInit, shouldContainerBeRestarted } from "./
 import { makeEnvironmentVariables } from "./env.js";
 import type { ResourceList } from "./env-fieldpath.js";
 import { ensureImageExists } from "./image-puller.js";
+import { quantityBytes } from "./container-resources.js";
 import { type ClusterDns, type ContainerKind, containerConfig, DEFAULT_POD_LOGS_DIR, podLogsDirectory, sandboxConfig } from "./runtime-config.js";
 import { getPodStatus, latestContainer, type RuntimePodStatus } from "./runtime-pod-status.js";
 
@@ -263,7 +264,11 @@ export class PodSyncer {
 
     const restartCount = latest ? latest.restartCount + 1 : 0;
     const sbConfig = sandboxConfig(pod, status.sandboxes[0]?.metadata.attempt ?? 0, this.o.dns, this.logsDir);
-    const config = containerConfig(pod, container, kind, restartCount, { envs: env.envs, mounts: mounts.mounts });
+    const config = containerConfig(pod, container, kind, restartCount, {
+      envs: env.envs,
+      mounts: mounts.mounts,
+      memoryCapacity: quantityBytes(this.o.nodeAllocatable?.().memory),
+    });
     const created = await this.o.runtime.createContainer(sandboxId, config, sbConfig);
     if (!created.ok) {
       await this.removeTerminationFiles(pod.metadata?.uid ?? "", mounts.mounts);

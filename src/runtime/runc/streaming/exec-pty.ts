@@ -42,8 +42,8 @@ export async function execWithPty(
   try {
     term = pty.spawn(target.runcPath, runcExecArgs(target, state, cmd, true), {
       name: "xterm",
-      cols: INITIAL_COLS,
-      rows: INITIAL_ROWS,
+      cols: opts.initialSize?.width ?? INITIAL_COLS,
+      rows: opts.initialSize?.height ?? INITIAL_ROWS,
       cwd: "/",
       env: stringEnv(),
       // Bytes, not text: a multi-byte character may straddle two reads.
