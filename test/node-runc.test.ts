@@ -12,22 +12,33 @@ import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok } from "./support/cluster.js";
 import { BUSYBOX_IMAGE, type NodeServer, nodeLeftovers, startNodeServer } from "./support/node-cluster.js";
-import { startTestRegistry, type TestRegistry } from "./support/test-images.js";
+import { buildTestImage, pushImage, startTestRegistry, type TestRegistry } from "./support/test-images.js";
 
 let srv: NodeServer;
 let registry: TestRegistry;
+let privateRegistry: TestRegistry;
+const PRIVATE_USER = { username: "puller", password: "s3cret-pw" };
 
 before(async () => {
   registry = await startTestRegistry();
+  privateRegistry = await startTestRegistry({ auth: "htpasswd", users: [PRIVATE_USER] });
+  const image = buildTestImage({ name: "private/busybox:1" });
+  try {
+    await pushImage(image, `${privateRegistry.host}/private/busybox:1`, { creds: PRIVATE_USER });
+  } finally {
+    image.cleanup();
+  }
+  const mirror = (r: TestRegistry) => `  "${r.host}":\n    endpoint:\n      - "${r.url}"\n`;
   srv = await startNodeServer({
     kubeletConfig: ["crashLoopBackOff:", "  initialContainerRestartPeriod: 2s", "  maxContainerRestartPeriod: 8s", "imagePullBackOff:", "  initialPeriod: 1s", "  maxPeriod: 4s"],
-    registries: `mirrors:\n  "${registry.host}":\n    endpoint:\n      - "${registry.url}"\n`,
+    registries: `mirrors:\n${mirror(registry)}${mirror(privateRegistry)}`,
   });
 });
 
 after(async () => {
   await srv?.stop();
   await registry?.stop();
+  await privateRegistry?.stop();
   if (srv) assert.deepEqual(nodeLeftovers(srv), [], "the node left nothing behind");
 });
 
@@ -117,6 +128,21 @@ describe("a real node", () => {
     assert.match(ev, /Failed: Error: ErrImagePull/);
     assert.match(ev, /Failed: Error: ImagePullBackOff/);
     assert.match(ev, new RegExp(`BackOff: Back-off pulling image "${image.replace(/[./]/g, "\\$&")}"`));
+  });
+
+  it("pulls a private image with imagePullSecrets, and says unauthorized without", async () => {
+    const image = `${privateRegistry.host}/private/busybox:1`;
+    apply(pod("anon", { restartPolicy: "Never", containers: [{ name: "app", image, command: ["true"] }] }));
+    await srv.eventually("anonymous pull to fail", () => (events("anon").includes("Failed to pull image") ? true : undefined));
+    assert.match(events("anon"), /Failed to pull image .*(unauthorized|authentication required)/i);
+    ok(
+      srv.kubectl(["create", "secret", "docker-registry", "regcred", `--docker-server=${privateRegistry.host}`, `--docker-username=${PRIVATE_USER.username}`, `--docker-password=${PRIVATE_USER.password}`]),
+      "create secret",
+    );
+    apply(pod("authed", { restartPolicy: "Never", imagePullSecrets: [{ name: "regcred" }], containers: [{ name: "app", image, command: ["sh", "-c", "echo private image ran"] }] }));
+    await srv.eventually("the private image to run", () => (getPod("authed")?.status?.phase === "Succeeded" ? true : undefined), 90_000);
+    assert.match(events("authed"), /Pulled: Successfully pulled image/);
+    assert.equal(ok(srv.kubectl(["logs", "authed"]), "logs"), "private image ran\n");
   });
 
   it("reports OOMKilled for a container over its memory limit", async () => {

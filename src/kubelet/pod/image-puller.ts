@@ -7,10 +7,11 @@
  */
 import type { Container, Pod } from "kubernetes-types/core/v1.js";
 import type { Clock } from "../../machinery/clock.js";
-import { type ContainerRuntime, formatRuntimeError } from "../../runtime/types.js";
+import { type AuthConfig, type ContainerRuntime, formatRuntimeError } from "../../runtime/types.js";
 import type { Backoff } from "../backoff.js";
 import { type KubeletEvents, podRef, Reason } from "../events.js";
 import { goDuration } from "../go-format.js";
+import type { PullCredentials } from "./pull-secrets.js";
 
 /** The image is there: its reference (what `imageID` shows). */
 export interface ImageReady {
@@ -34,6 +35,28 @@ function shouldPull(policy: string | undefined, present: boolean): boolean {
   return policy === "Always" || !present;
 }
 
+type Pulled = { ok: true; value: string } | { ok: false; message: string; unavailable?: string };
+
+/**
+ * Pulls with each matching credential in turn (anonymously when there is
+ * none), as upstream's PullImage: the first success wins; failures are
+ * reported together, upstream's aggregate form when there are several.
+ */
+async function pullWithCredentials(runtime: ContainerRuntime, image: string, auths: readonly AuthConfig[]): Promise<Pulled> {
+  if (auths.length === 0) {
+    const r = await runtime.pullImage(image);
+    if (r.ok) return r;
+    return { ok: false, message: formatRuntimeError(r.error), ...(r.error.code === "Unavailable" ? { unavailable: r.error.message } : {}) };
+  }
+  const errors: string[] = [];
+  for (const auth of auths) {
+    const r = await runtime.pullImage(image, auth);
+    if (r.ok) return r;
+    errors.push(formatRuntimeError(r.error));
+  }
+  return { ok: false, message: errors.length === 1 ? errors[0]! : `[${errors.join(", ")}]` };
+}
+
 /** Ensures the image of `container` (of `pod`) exists on the node. */
 export async function ensureImageExists(
   runtime: ContainerRuntime,
@@ -43,6 +66,7 @@ export async function ensureImageExists(
   pod: Pod,
   container: Container,
   init: boolean,
+  credentials: PullCredentials = { auths: [], missing: [] },
 ): Promise<ImageReady | ImageNotReady> {
   const ref = podRef(pod, { name: container.name, init });
   const image = container.image ?? "";
@@ -73,14 +97,22 @@ export async function ensureImageExists(
     events.emit(ref, "Normal", Reason.BackOff, message, "PullImage");
     return { ok: false, reason: "ImagePullBackOff", message, retryAt: (backoff.lastUpdate(key) ?? clock.now()) + backoff.get(key) };
   }
+  if (credentials.missing.length > 0) {
+    events.emit(
+      podRef(pod),
+      "Warning",
+      Reason.FailedToRetrieveImagePullSecret,
+      `Unable to retrieve some image pull secrets (${credentials.missing.join(", ")}); attempting to pull the image may not succeed.`,
+    );
+  }
   events.emit(ref, "Normal", Reason.Pulling, `Pulling image "${image}"`);
   const started = clock.now();
-  const pulled = await runtime.pullImage(image);
+  const pulled = await pullWithCredentials(runtime, image, credentials.auths);
   if (!pulled.ok) {
-    const err = formatRuntimeError(pulled.error);
+    const err = pulled.message;
     events.emit(ref, "Warning", Reason.Failed, `Failed to pull image "${image}": ${err}`, "PullImage");
     backoff.next(key, clock.now());
-    if (pulled.error.code === "Unavailable") return { ok: false, reason: "RegistryUnavailable", message: `image pull failed for ${image} because the registry is unavailable: ${pulled.error.message}` };
+    if (pulled.unavailable) return { ok: false, reason: "RegistryUnavailable", message: `image pull failed for ${image} because the registry is unavailable: ${pulled.unavailable}` };
     return { ok: false, reason: "ErrImagePull", message: err };
   }
   const took = goDuration(clock.now() - started);

@@ -34,6 +34,7 @@ import { containerSpec, isRestartableInit, shouldContainerBeRestarted } from "./
 import { makeEnvironmentVariables } from "./env.js";
 import type { ResourceList } from "./env-fieldpath.js";
 import { ensureImageExists } from "./image-puller.js";
+import { pullCredentials } from "./pull-secrets.js";
 import { quantityBytes } from "./container-resources.js";
 import { type ClusterDns, type ContainerKind, containerConfig, DEFAULT_POD_LOGS_DIR, podLogsDirectory, sandboxConfig } from "./runtime-config.js";
 import { getPodStatus, latestContainer, type RuntimePodStatus } from "./runtime-pod-status.js";
@@ -242,7 +243,8 @@ export class PodSyncer {
       b.next(key, latest.finishedAt);
     }
 
-    const image = await ensureImageExists(this.o.runtime, this.o.imageBackoff, this.o.events, this.o.clock, pod, container, init);
+    const credentials = await pullCredentials(pod, container.image ?? "", this.o.objects);
+    const image = await ensureImageExists(this.o.runtime, this.o.imageBackoff, this.o.events, this.o.clock, pod, container, init, credentials);
     if (!image.ok) {
       // The action names the failure, so "Error: ErrImagePull" and "Error: ImagePullBackOff" stay separate series.
       this.o.events.emit(ref, "Warning", Reason.Failed, `Error: ${image.reason}`, image.reason);
