@@ -56,6 +56,9 @@ export interface FileImageStoreOptions {
 }
 
 const MAX_CONFIG_BYTES = 32 << 20;
+/** How often a running pull logs its progress. */
+const PULL_PROGRESS_LOG_MS = 5_000;
+
 /** Unnamed content older than this is a crashed pull's leftover, not another process's work in progress. */
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
@@ -231,6 +234,17 @@ export class FileImageStore implements LocalImageStore {
   private async doPull(ref: ImageReference, auth: AuthConfig | undefined, signal: AbortSignal, onProgress: (d: number, t: number) => void): Promise<string> {
     await this.init();
     const started = this.clock.now();
+    const image = formatReference(ref);
+    this.log.info("pulling image", { image });
+    // Long pulls say how far they got every few seconds, so a slow registry is visible in the log.
+    let lastLog = started;
+    const progress = (done: number, total: number) => {
+      onProgress(done, total);
+      const now = this.clock.now();
+      if (now - lastLog < PULL_PROGRESS_LOG_MS) return;
+      lastLog = now;
+      this.log.info("pull progress", { image, doneBytes: done, totalBytes: total, percent: total > 0 ? Math.floor((100 * done) / total) : 0 });
+    };
     const fetched = await fetchImage(
       {
         content: this.content,
@@ -242,7 +256,7 @@ export class FileImageStore implements LocalImageStore {
         log: this.log,
       },
       ref,
-      { auth, signal, onProgress },
+      { auth, signal, onProgress: progress },
     );
     const chain = computeChainId(fetched.config.diffIds);
     const layers = fetched.layers.map((l) => l.digest);
