@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { release } from "node:os";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok } from "./support/cluster.js";
@@ -66,6 +67,19 @@ function events(name: string): string {
 }
 
 describe("a real node", () => {
+  it("registers with the machine's facts", () => {
+    const node = JSON.parse(ok(srv.kubectl(["get", "node", srv.nodeName, "-o", "json"]), "get node")) as import("kubernetes-types/core/v1.js").Node;
+    const info = node.status!.nodeInfo!;
+    assert.equal(info.kernelVersion, release());
+    assert.ok(info.osImage.length > 0);
+    assert.match(info.containerRuntimeVersion, /^runc:\/\/\d+\.\d+/);
+    assert.match(info.kubeletVersion, /^v1\.\d+\.\d+/);
+    assert.equal(node.status!.capacity!.pods, "110");
+    assert.match(node.spec!.podCIDR ?? "", /^10\.199\.\d+\.0\/24$/);
+    assert.deepEqual(node.status!.conditions!.map((c) => c.type), ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]);
+    assert.ok((node.status!.daemonEndpoints!.kubeletEndpoint!.Port ?? 0) > 0);
+  });
+
   it("runs a busybox pod whose output kubectl logs shows", async () => {
     apply(pod("hello", { restartPolicy: "Never", containers: [{ name: "main", image: BUSYBOX_IMAGE, imagePullPolicy: "Never", command: ["sh", "-c", "echo hello from skiff; echo to stderr >&2"] }] }));
     await srv.eventually("hello to succeed", () => (getPod("hello")?.status?.phase === "Succeeded" ? true : undefined));

@@ -24,6 +24,7 @@ import type { Limiter } from "./limiter.js";
 import { NodeLease } from "./node/node-lease.js";
 import type { NodeFacts } from "./node/node-status.js";
 import { NodeStatusUpdater } from "./node/node-status-updater.js";
+import type { HostInfo, PressureSignals } from "./node/host-info.js";
 import { allocatableOf } from "./node/quantity.js";
 import { Pleg } from "./pleg.js";
 import { PodWorkers } from "./pod/pod-workers.js";
@@ -60,6 +61,10 @@ export interface KubeletOptions {
   readonly objects?: PodObjects;
   /** Root of pod log directories (`<data-dir>/agent/logs`); /var/log/pods unless given. */
   readonly podLogsDir?: string;
+  /** The machine a real node runs on (ids, kernel, OS); simulated nodes make theirs up. */
+  readonly host?: HostInfo;
+  /** The node's pressure signals now (real nodes). */
+  readonly pressure?: () => Promise<PressureSignals>;
 }
 
 /** Whether two versions of a pod differ in anything but status and bookkeeping metadata. */
@@ -74,6 +79,12 @@ function differsBeyondStatus(a: Pod, b: Pod): boolean {
 /** A stable id derived from the node name (sim nodes have no machine-id). */
 function idFor(name: string, salt: string): string {
   return createHash("sha256").update(`${salt}:${name}`).digest("hex").slice(0, 32);
+}
+
+/** Made-up machine facts of a simulated node, stable per name. */
+function simulatedHost(name: string): HostInfo {
+  const uuid = (salt: string) => idFor(name, salt).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+  return { machineId: idFor(name, "machine"), systemUuid: uuid("system"), bootId: uuid("boot"), kernelVersion: "skiff-sim", osImage: "skiff simulated node", architecture: "amd64" };
 }
 
 /** One node's kubelet. */
@@ -292,7 +303,7 @@ export class Kubelet {
 
   private async facts(): Promise<NodeFacts> {
     const rt = this.o.runtime;
-    const [st, images] = await Promise.all([rt.status(), rt.listImages()]);
+    const [st, images, pressure] = await Promise.all([rt.status(), rt.listImages(), this.o.pressure?.()]);
     let notReady = "";
     if (!st.ok) notReady = `container runtime is down: ${formatRuntimeError(st.error)}`;
     else {
@@ -313,13 +324,9 @@ export class Kubelet {
       runtimeNotReady: notReady,
       images: images.ok ? images.value : [],
       kubeletPort: cfg.port,
-      machineId: idFor(this.nodeName, "machine"),
-      systemUuid: idFor(this.nodeName, "system").replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5"),
-      bootId: idFor(this.nodeName, "boot").replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5"),
-      kernelVersion: rt.type === "sim" ? "skiff-sim" : "",
-      osImage: rt.type === "sim" ? "skiff simulated node" : "",
+      ...(pressure ? { pressure } : {}),
+      ...(this.o.host ?? simulatedHost(this.nodeName)),
       operatingSystem: "linux",
-      architecture: "amd64",
     };
   }
 }

@@ -29,6 +29,7 @@ import type { KubeletConfig } from "./config.js";
 import { recorderEvents } from "./events.js";
 import { Kubelet } from "./kubelet.js";
 import { Limiter } from "./limiter.js";
+import { readHostInfo, readPressure } from "./node/host-info.js";
 import { ContainerLogManager } from "./logs/log-rotation.js";
 import { KubeletServer } from "./server/kubelet-server.js";
 import { WebhookAuthorizer, WebhookTokenAuthenticator } from "./server/webhook.js";
@@ -156,6 +157,8 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
       volumes,
       objects,
       podLogsDir,
+      host: readHostInfo(),
+      pressure: () => readPressure(o.dataDir),
     });
     const k = kubelet;
     const run = runKubelets({ kubelets: [k], pods: new ResourceClient<Pod>(rest, PODS), nodes: new ResourceClient<Node>(rest, NODES), single: true, logger: log, timers });

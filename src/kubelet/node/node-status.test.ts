@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildNodeStatus, initialNode, type NodeFacts, nodeStatusChanged } from "./node-status.js";
+import { memoryAvailableBytes } from "./host-info.js";
 import { allocatableOf, subtractQuantity } from "./quantity.js";
 
 const facts = (over: Partial<NodeFacts> = {}): NodeFacts => ({
@@ -26,6 +27,20 @@ const facts = (over: Partial<NodeFacts> = {}): NodeFacts => ({
 const T0 = Date.UTC(2026, 0, 1);
 
 describe("node status", () => {
+  it("reports pressure with upstream's reasons", () => {
+    const s = buildNodeStatus(undefined, facts({ pressure: { memory: true, disk: true, pid: true } }), T0);
+    assert.deepEqual(
+      s.conditions!.slice(0, 3).map((c) => [c.type, c.status, c.reason, c.message]),
+      [
+        ["MemoryPressure", "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"],
+        ["DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure"],
+        ["PIDPressure", "True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available"],
+      ],
+    );
+    assert.equal(memoryAvailableBytes("MemTotal: 100 kB\nMemAvailable:    2048 kB\n"), 2048 * 1024);
+    assert.equal(memoryAvailableBytes("nothing"), undefined);
+  });
+
   it("has upstream's conditions in upstream's order", () => {
     const s = buildNodeStatus(undefined, facts(), T0);
     assert.deepEqual(

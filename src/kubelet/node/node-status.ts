@@ -31,6 +31,8 @@ export interface NodeFacts {
   readonly osImage: string;
   readonly operatingSystem: string;
   readonly architecture: string;
+  /** Pressure conditions that hold (none for simulated nodes). */
+  readonly pressure?: { readonly memory: boolean; readonly disk: boolean; readonly pid: boolean };
 }
 
 /** Upstream's node image list cap (nodeStatusMaxImages). */
@@ -73,9 +75,15 @@ export function buildNodeStatus(prev: NodeStatus | undefined, f: NodeFacts, nowM
   const p = (type: string) => prev?.conditions?.find((c) => c.type === type);
   const ready = f.runtimeNotReady === "";
   const conditions: NodeCondition[] = [
-    cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", p("MemoryPressure"), now),
-    cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", p("DiskPressure"), now),
-    cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", p("PIDPressure"), now),
+    f.pressure?.memory
+      ? cond("MemoryPressure", "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available", p("MemoryPressure"), now)
+      : cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", p("MemoryPressure"), now),
+    f.pressure?.disk
+      ? cond("DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure", p("DiskPressure"), now)
+      : cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", p("DiskPressure"), now),
+    f.pressure?.pid
+      ? cond("PIDPressure", "True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available", p("PIDPressure"), now)
+      : cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", p("PIDPressure"), now),
     ready
       ? cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", p("Ready"), now)
       : cond("Ready", "False", "KubeletNotReady", f.runtimeNotReady, p("Ready"), now),
