@@ -127,7 +127,7 @@ describe("a real node", () => {
     assert.match(st.state!.waiting!.message!, /^back-off (2|4|8)s restarting failed container=app pod=crasher_default\([0-9a-f-]+\)$/);
     assert.equal(st.lastState?.terminated?.exitCode, 1);
     assert.equal(st.lastState?.terminated?.reason, "Error");
-    assert.equal(statusColumn("crasher"), "CrashLoopBackOff");
+    await srv.eventually("CrashLoopBackOff in kubectl get pods", () => (statusColumn("crasher") === "CrashLoopBackOff" ? true : undefined));
     assert.match(events("crasher"), /BackOff: Back-off restarting failed container app in pod crasher_default/);
     assert.equal(ok(srv.kubectl(["logs", "crasher", "--previous"]), "logs --previous"), "cannot reach db\n");
   });
