@@ -10,17 +10,21 @@
  *     binding arriving on the watch;
  *   affinity: required pod anti-affinity (one per hostname per group) and a
  *     zone topology spread on 1,000 nodes: pods/s;
- *   retry: server CPU per unschedulable-pod retry with the basic pods
- *     running (pods that fit nowhere, retried by node label changes);
- *   server RSS after each phase.
+ *   retry: server CPU per unschedulable-pod retry with --retry-running
+ *     pods (20,000) running: the basic pods, topped up with pods created
+ *     already bound (spec.nodeName) over the same nodes; the retried pods
+ *     fit nowhere and are retried by node label changes;
+ *   server RSS after each phase; per phase, the server's CPU split by
+ *   thread (main = the API server, busiestWorker = the components worker
+ *   in these phases, other = V8 helpers, SQLite checkpointer, ...).
  *
  * Flags: --smoke (tiny sizes, for CI), --nodes N, --pods N, --affinity-nodes N,
- * --affinity-pods N, --retry-pods N, --retry-rounds N, --clients N,
+ * --affinity-pods N, --retry-pods N, --retry-rounds N, --retry-running N, --clients N,
  * --server-main FILE (a built dist/src/cli/main.js instead of the sources),
  * --server-cpu-prof DIR, --server-log FILE, --phases basic,affinity,retry.
  * Progress goes to standard error; only the JSON line to standard output.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     "affinity-pods": { type: "string" },
     "retry-pods": { type: "string" },
     "retry-rounds": { type: "string" },
+    "retry-running": { type: "string" },
     clients: { type: "string", default: "32" },
     phases: { type: "string", default: "basic,affinity,retry" },
     "server-main": { type: "string" },
@@ -50,6 +55,7 @@ const affinityNodes = Number(values["affinity-nodes"] ?? (smoke ? 20 : 1000));
 const affinityPods = Number(values["affinity-pods"] ?? (smoke ? 40 : 2000));
 const retryPods = Number(values["retry-pods"] ?? (smoke ? 10 : 200));
 const retryRounds = Number(values["retry-rounds"] ?? (smoke ? 2 : 10));
+const retryRunning = Number(values["retry-running"] ?? (smoke ? 300 : 20_000));
 const clients = Number(values.clients);
 const phases = new Set(values.phases!.split(","));
 
@@ -63,6 +69,29 @@ const CLK_TCK = 100;
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU seconds of each thread of a process, by thread id. */
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU since `before`: the main thread, the busiest other thread, and the rest. */
+function threadSplit(pid: number, before: Map<number, number>): { main: number; busiestWorker: number; other: number } {
+  const deltas = [...threadCpu(pid)].map(([tid, s]) => [tid, s - (before.get(tid) ?? 0)] as const);
+  const main = deltas.find(([tid]) => tid === pid)?.[1] ?? 0;
+  const others = deltas.filter(([tid]) => tid !== pid).map(([, s]) => s).sort((a, b) => b - a);
+  const busiest = others[0] ?? 0;
+  return { main: round(main, 2), busiestWorker: round(busiest, 2), other: round(others.slice(1).reduce((a, b) => a + b, 0), 2) };
 }
 
 async function pool<T>(items: readonly T[], n: number, f: (item: T) => Promise<void>): Promise<void> {
@@ -100,8 +129,9 @@ class BindingWatch {
   constructor(private readonly c: Client, private readonly ns: string) {}
 
   async start(): Promise<void> {
-    // Only bound pods, and no JSON.parse per event: the bench's own CPU must not be what is measured.
-    const path = `/api/v1/namespaces/${this.ns}/pods?watch=1&resourceVersion=0&allowWatchBookmarks=false`;
+    // Only bound pods (the server filters: one event per pod, not the pending pod's ADDED as well),
+    // and no JSON.parse per event: the bench's own CPU must not be what is measured.
+    const path = `/api/v1/namespaces/${this.ns}/pods?watch=1&resourceVersion=0&fieldSelector=${encodeURIComponent("spec.nodeName!=")}&allowWatchBookmarks=false`;
     this.stream = this.c.stream(path, (line) => {
       if (!line.includes('"nodeName":"')) return;
       const name = /"metadata":\{"name":"([^"]+)"/.exec(line)?.[1] ?? /"name":"([^"]+)"/.exec(line)?.[1];
@@ -202,10 +232,18 @@ try {
     await watch.start();
     say(`creating ${numPods} pods`);
     const cpu0 = cpuSeconds(pid);
+    const threads0 = threadCpu(pid);
+    const bench0 = process.cpuUsage();
     const created = await createPods(c, "basic", Array.from({ length: numPods }, (_, i) => `p-${i}`), (n) => pod("basic", n));
     await watch.waitFor(numPods);
     const t = throughput(watch, created);
-    result.basic = { ...t, serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2), benchCpuSeconds: round(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, 2) };
+    const benchCpu = process.cpuUsage(bench0);
+    result.basic = {
+      ...t,
+      serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2),
+      serverThreads: threadSplit(pid, threads0),
+      benchCpuSeconds: round((benchCpu.user + benchCpu.system) / 1e6, 2),
+    };
     watch.close();
     rss.withBasicPods = rssMB(pid).rss;
     say(`basic: ${JSON.stringify(result.basic)}`);
@@ -217,9 +255,23 @@ try {
     // The node whose label changes trigger the retries: a basic node, or one of its own.
     const target = phases.has("basic") && numNodes > 0 ? "node-0" : "retry-node-0";
     if (target === "retry-node-0") await createNodes(c, [target], 1);
+    // Top the running pods up to --retry-running, created bound (as a kubelet-less cluster keeps them) over the basic nodes.
+    const running = phases.has("basic") ? numPods : 0;
+    const extra = Math.max(0, retryRunning - running);
+    if (extra > 0) {
+      await must(c, "POST", "/api/v1/namespaces", JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "running" } }), 201);
+      const hosts = phases.has("basic") && numNodes > 0 ? numNodes : 0;
+      if (hosts === 0) await createNodes(c, Array.from({ length: Math.ceil(extra / 100) }, (_, i) => `running-node-${i}`), 3);
+      say(`creating ${extra} bound pods (${running + extra} running)`);
+      await createPods(c, "running", Array.from({ length: extra }, (_, i) => `run-${i}`), (n) => {
+        const i = Number(n.split("-")[1]);
+        return pod("running", n, { nodeName: hosts > 0 ? `node-${i % hosts}` : `running-node-${Math.floor(i / 100)}` });
+      });
+    }
     await createPods(c, "retry", Array.from({ length: retryPods }, (_, i) => `r-${i}`), (n) => pod("retry", n, { nodeSelector: { nowhere: "true" } }));
     await sleep(3000);
     const cpu0 = cpuSeconds(pid);
+    const threads0 = threadCpu(pid);
     for (let round_ = 0; round_ < retryRounds; round_++) {
       const r = await c.send("PATCH", `/api/v1/nodes/${target}`, {
         body: JSON.stringify({ metadata: { labels: { "bench-round": String(round_) } } }),
@@ -230,7 +282,14 @@ try {
       await sleep(smoke ? 1500 : 11_000);
     }
     const cpu = cpuSeconds(pid) - cpu0;
-    result.retry = { pods: retryPods, rounds: retryRounds, serverCpuSeconds: round(cpu, 2), cpuMsPerRetry: round((cpu * 1000) / (retryPods * retryRounds), 2) };
+    result.retry = {
+      pods: retryPods,
+      rounds: retryRounds,
+      runningPods: running + extra,
+      serverCpuSeconds: round(cpu, 2),
+      serverThreads: threadSplit(pid, threads0),
+      cpuMsPerRetry: round((cpu * 1000) / (retryPods * retryRounds), 2),
+    };
     say(`retry: ${JSON.stringify(result.retry)}`);
   }
 
@@ -254,6 +313,8 @@ try {
     const watch = new BindingWatch(c, "affinity");
     await watch.start();
     const groupSize = Math.max(1, Math.floor(affinityNodes / 2));
+    const cpu0 = cpuSeconds(pid);
+    const threads0 = threadCpu(pid);
     const created = await createPods(c, "affinity", Array.from({ length: affinityPods }, (_, i) => `a-${i}`), (n) => {
       const group = `g${Math.floor(Number(n.split("-")[1]) / groupSize)}`;
       return pod(
@@ -270,7 +331,7 @@ try {
       );
     });
     await watch.waitFor(affinityPods);
-    result.affinity = { nodes: affinityNodes, ...throughput(watch, created) };
+    result.affinity = { nodes: affinityNodes, ...throughput(watch, created), serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2), serverThreads: threadSplit(pid, threads0) };
     watch.close();
     say(`affinity: ${JSON.stringify(result.affinity)}`);
   }

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { apiVersionOf, type ResourceType } from "../api/resources.js";
+import { METRICS_GROUP } from "./metrics/resources.js";
 
 /** The resources a discovery document covers; built-ins now, CRDs later. */
 export interface DiscoverySource {
@@ -63,7 +64,8 @@ export function apiResourceList(src: DiscoverySource, group: string, version: st
       verbs: r.verbs,
       ...(r.shortNames ? { shortNames: r.shortNames } : {}),
       ...(r.categories ? { categories: r.categories } : {}),
-      storageVersionHash: storageVersionHash(r),
+      // metrics.k8s.io is computed, never stored: no storage version (as metrics-server's discovery).
+      ...(r.group === METRICS_GROUP ? {} : { storageVersionHash: storageVersionHash(r) }),
     });
     for (const s of r.subresources ?? []) {
       resources.push({

@@ -28,6 +28,8 @@ import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVer
 import { ResourceHandler, type StrategicPatcher, type TablePrinter } from "./handlers/resource.js";
 import type { KubeletClientConfig } from "./kubelet/connection.js";
 import { KubeletProxy } from "./kubelet/kubelet-proxy.js";
+import { MetricsApi } from "./metrics/metrics-api.js";
+import { METRICS_RESOURCES } from "./metrics/resources.js";
 import { serveUpgradeAsRequest } from "./kubelet/upgrade-request.js";
 import { send, sendError, toStatus } from "./http/respond.js";
 import { negotiate } from "./negotiation.js";
@@ -76,6 +78,8 @@ export interface ApiServerOptions {
   readonly publicRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
   /** How pods/log, exec, attach, port-forward and nodes/proxy reach kubelets (the `client-kube-apiserver` certificate). */
   readonly kubeletClient?: KubeletClientConfig;
+  /** metrics.k8s.io: how often kubelets' summaries are scraped (metrics-server's --metric-resolution, 15 s). */
+  readonly metricResolutionMs?: number;
 }
 
 const UNAUTHENTICATED_PATHS = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
@@ -95,6 +99,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private readonly kubelet: KubeletProxy;
   /** TokenReview, SubjectAccessReview and friends: answered from the chains, never stored. */
   private readonly reviews: ReviewHandler;
+  /** metrics.k8s.io, from kubelets' summaries (what metrics-server serves). */
+  private readonly metrics: MetricsApi;
   private server?: Server;
   private inFlight = 0;
   private mutatingInFlight = 0;
@@ -138,6 +144,14 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
     });
     this.kubelet = new KubeletProxy({ pods: this.objects("", "v1", "pods"), nodes: this.objects("", "v1", "nodes"), client: opts.kubeletClient, logger: this.log });
     this.reviews = new ReviewHandler({ authenticator: opts.authenticator, authorizer: opts.authorizer });
+    this.metrics = new MetricsApi({
+      nodes: this.objects("", "v1", "nodes"),
+      pods: this.objects("", "v1", "pods"),
+      kubeletClient: opts.kubeletClient,
+      resolutionMs: opts.metricResolutionMs,
+      clock,
+      logger: this.log,
+    });
   }
 
   /** The store of one resource, for in-process bootstrap and tests. */
@@ -149,7 +163,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   }
 
   resources(): readonly ResourceType[] {
-    return [...BUILTIN_RESOURCES, ...REVIEW_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
+    return [...BUILTIN_RESOURCES, ...REVIEW_RESOURCES, ...METRICS_RESOURCES, ...[...this.custom.values()].map((c) => c.store.resource)];
   }
 
   serve(crdName: string, resources: readonly ServedCustomResource[]): void {
@@ -206,6 +220,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
     for (const c of Object.values(this.caches)) c.stop();
     this.crdController.stop();
     this.kubelet.close();
+    await this.metrics.stop();
     const s = this.server;
     if (!s) return;
     await new Promise<void>((resolve) => {
@@ -248,6 +263,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
         }
         if (this.reviews.handles(info)) return await this.reviews.serve({ info, url, req, res, user });
         if (this.kubelet.handles(info)) return await this.kubelet.serve({ info, url, req, res, user });
+        if (this.metrics.handles(info)) return await this.metrics.serve({ info, url, req, res });
         if (info.isResourceRequest) return await this.handler.handle({ info, url, req, res, user });
         return await this.serveNonResource(req, res, url);
       } finally {

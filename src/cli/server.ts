@@ -31,6 +31,7 @@ import { cidrsOverlap, parseCidr } from "../machinery/cidr.js";
 import { joinRoutes } from "../apiserver/join/routes.js";
 import { ensureServerToken } from "../pki/join-token.js";
 import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
+import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
 import { startServerAgent } from "./server-agent.js";
 
@@ -60,6 +61,7 @@ export interface ServerFlags {
   kubeletConfig?: string;
   kubeletPort?: string;
   privateRegistry?: string;
+  metricResolution?: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -100,6 +102,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
   const kubeletConfig = !flags.disableAgent ? kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
+  const metricResolutionMs = parseMetricResolution(flags.metricResolution);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
   if (!flags.disableSnapshots) {
@@ -176,10 +179,12 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         token: joinToken,
         logger: log.with({ component: "join" }),
       }),
+      metricResolutionMs,
       logger: log.with({ component: "apiserver" }),
     });
     await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
     await ensureSystemPriorityClasses(api.objects("scheduling.k8s.io", "v1", "priorityclasses"), log.with({ component: "apiserver" }));
+    await ensureLocalPathStorageClass(api.objects("storage.k8s.io", "v1", "storageclasses"), log.with({ component: "apiserver" }));
     const repair = new ServiceAllocationRepair({
       services: api.objects("", "v1", "services"),
       ips: services.ips,
@@ -218,7 +223,12 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       pki,
       disabled: flags.disable ?? [],
       schedulerConfig: scheduling,
-      controllerSettings: { clusterCidr: flags.clusterCidr, nodeCidrMaskSize: 24 },
+      controllerSettings: {
+        clusterCidr: flags.clusterCidr,
+        nodeCidrMaskSize: 24,
+        storageDir: join(dataDir, "storage"),
+        localNodeName: kubeletConfig ? (flags.nodeName ?? defaultNodeName()) : undefined,
+      },
       logger: log,
     });
     if (kubeletConfig) {
@@ -303,6 +313,19 @@ function checkClusterCidrs(clusterCidr: string, serviceCidr: string): void {
   if (cidrsOverlap(pods, svcs)) throw new Error(`--cluster-cidr ${clusterCidr} and --service-cidr ${serviceCidr} overlap; pick disjoint ranges`);
 }
 
+/** `--metric-resolution` (metrics-server's flag): a duration of at least 1s (15s when not given). */
+function parseMetricResolution(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    throw new Error(`--metric-resolution: ${(err as Error).message}`);
+  }
+  if (ms < 1000) throw new Error(`--metric-resolution must be at least 1s, not ${text}`);
+  return ms;
+}
+
 function parsePort(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, not ${text}`);
@@ -338,6 +361,7 @@ export function registerServer(program: Command): void {
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
+    .option("--metric-resolution <duration>", "how often kubelets' stats are scraped for metrics.k8s.io (kubectl top)", "15s")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();

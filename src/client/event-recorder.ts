@@ -118,8 +118,14 @@ export function eventName(regardingName: string, unixNanos: bigint): string {
   return `${regardingName}.${unixNanos.toString(16)}`;
 }
 
-function clone<T>(v: T): T {
-  return structuredClone(v);
+/**
+ * The copy of a cached Event that a queued write sends. The cache changes an
+ * Event only by setting `series` or bumping its fields, so a copy of the top
+ * level with its own `series` is as independent as a deep one, at a fraction
+ * of structuredClone's cost (one per recorded event).
+ */
+function clone(ev: EventsV1Event): EventsV1Event {
+  return ev.series ? { ...ev, series: { ...ev.series } } : { ...ev };
 }
 
 /** Records Events for one reporting controller. */

@@ -7,7 +7,9 @@
 /** Formats epoch milliseconds as a MicroTime string, e.g. `2026-01-01T00:00:00.123000Z`. */
 export function formatMicroTime(ms: number): string {
   // toISOString gives millisecond precision; JS time has nothing finer.
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+  // (toISOString always ends in ".mmmZ" within years 0–9999.)
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, -1)}000Z`;
 }
 
 /** Parses a MicroTime (or any RFC 3339 time) to epoch milliseconds; NaN when malformed. */

@@ -10,13 +10,23 @@ import { InformerFactory } from "../client/informer.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
+import { newCronJobController } from "./cronjob/controller.js";
+import { newDaemonSetController } from "./daemonset/controller.js";
 import { newDeploymentController } from "./deployment/controller.js";
+import { newDisruptionController } from "./disruption/manager-entry.js";
 import { EndpointsController } from "./endpoints/controller.js";
 import { EndpointSliceController } from "./endpointslice/controller.js";
 import { GarbageCollector } from "./garbage-collector/garbage-collector.js";
+import { newJobController } from "./job/controller.js";
+import { newLocalPathProvisionerController } from "./localpath/manager-entry.js";
 import { NamespaceController } from "./namespace/controller.js";
 import { NodeIpamController } from "./nodeipam/controller.js";
+import { newNodeLifecycleController } from "./nodelifecycle/manager-entry.js";
+import { newPodGCController } from "./podgc/controller.js";
 import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
+import { newStatefulSetController } from "./statefulset/controller.js";
+import { newTtlAfterFinishedController } from "./ttlafterfinished/controller.js";
+import { newPersistentVolumeBinderController, newPvcProtectionController, newPvProtectionController } from "./volume/manager-entry.js";
 
 /** What every controller gets. */
 export interface ControllerContext {
@@ -39,6 +49,32 @@ export interface ControllerSettings {
   readonly clusterCidr: string;
   /** Size of each node's pod range (`--node-cidr-mask-size`). */
   readonly nodeCidrMaskSize: number;
+  /** How often node health is checked (`--node-monitor-period`; 5 s when absent). */
+  readonly nodeMonitorPeriodMs?: number;
+  /** Heartbeat silence after which a node is Unknown (`--node-monitor-grace-period`; 50 s when absent). */
+  readonly nodeMonitorGracePeriodMs?: number;
+  /** The same for a node that never posted Ready (`--node-startup-grace-period`; 60 s when absent). */
+  readonly nodeStartupGracePeriodMs?: number;
+  /** Nodes per second tainted NoExecute in a healthy zone (`--node-eviction-rate`; 0.1 when absent). */
+  readonly nodeEvictionRate?: number;
+  /** The same in a partially disrupted large zone (`--secondary-node-eviction-rate`; 0.01 when absent). */
+  readonly secondaryNodeEvictionRate?: number;
+  /** Zones up to this many nodes stop evicting when partially disrupted (`--large-cluster-size-threshold`; 50 when absent). */
+  readonly largeClusterSizeThreshold?: number;
+  /** Share of NotReady nodes making a zone partially disrupted (`--unhealthy-zone-threshold`; 0.55 when absent). */
+  readonly unhealthyZoneThreshold?: number;
+  /** Terminated pods kept before PodGC deletes the oldest (`--terminated-pod-gc-threshold`; 12500 when absent, 0 keeps all). */
+  readonly terminatedPodGCThreshold?: number;
+  /** Where local-path volumes' directories live on every node (`<data-dir>/storage`; the default data dir's when absent). */
+  readonly storageDir?: string;
+  /** The node sharing this process's filesystem (the server's own), where local-path directories are made and removed. */
+  readonly localNodeName?: string;
+  /** How often the PV controller syncs every claim and volume again (`--pvclaimbinder-sync-period`; 15 s when absent). */
+  readonly pvClaimBinderSyncPeriodMs?: number;
+  /** Delay before a Job replaces a failed pod, doubling per consecutive failure (upstream's DefaultJobPodFailureBackOff; 10 s when absent). */
+  readonly jobPodFailureBackoffMs?: number;
+  /** Longest such delay (upstream's MaxJobPodFailureBackOff; 10 min when absent). */
+  readonly jobMaxPodFailureBackoffMs?: number;
 }
 
 /** k3s' defaults: pods in 10.42.0.0/16, a /24 per node. */
@@ -65,6 +101,8 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
   replicaset: (ctx) => newReplicaSetController(ctx),
   replicationcontroller: (ctx) => newReplicationManager(ctx),
   deployment: (ctx) => newDeploymentController(ctx),
+  statefulset: (ctx) => newStatefulSetController(ctx),
+  daemonset: (ctx) => newDaemonSetController(ctx),
   nodeipam: (ctx) =>
     new NodeIpamController({
       rest: ctx.rest,
@@ -74,6 +112,16 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
       recorder: ctx.recorder("node-ipam-controller"),
       logger: ctx.logger.with({ controller: "nodeipam" }),
     }),
+  nodelifecycle: (ctx) => newNodeLifecycleController(ctx),
+  podgc: (ctx) => newPodGCController(ctx),
+  "persistentvolume-binder": (ctx) => newPersistentVolumeBinderController(ctx),
+  "pvc-protection": (ctx) => newPvcProtectionController(ctx),
+  "pv-protection": (ctx) => newPvProtectionController(ctx),
+  "local-path-provisioner": (ctx) => newLocalPathProvisionerController(ctx),
+  disruption: (ctx) => newDisruptionController(ctx),
+  job: (ctx) => newJobController(ctx),
+  cronjob: (ctx) => newCronJobController(ctx),
+  "ttl-after-finished": (ctx) => newTtlAfterFinishedController(ctx),
 };
 
 /** Options of a {@link ControllerManager}. */

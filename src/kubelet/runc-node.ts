@@ -32,6 +32,7 @@ import { Limiter } from "./limiter.js";
 import { readHostInfo, readPressure } from "./node/host-info.js";
 import { ContainerLogManager } from "./logs/log-rotation.js";
 import { KubeletServer } from "./server/kubelet-server.js";
+import { CgroupStatsProvider } from "./stats/cgroup-stats-provider.js";
 import { WebhookAuthorizer, WebhookTokenAuthenticator } from "./server/webhook.js";
 import { SystemMounter } from "./volumes/mounter.js";
 import { ApiPodObjects } from "./volumes/objects.js";
@@ -119,6 +120,18 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
 
     // The kubelet API first: a port of 0 becomes the real one the Node advertises.
     let kubelet: Kubelet | undefined;
+    const stats = new CgroupStatsProvider({
+      nodeName: o.nodeName,
+      runtime,
+      cgroupRoot: cfg.cgroupRoot,
+      rootDir: join(agentDir, "kubelet"),
+      imageFsDir: imageStoreRoot(o.dataDir),
+      containerWritableDir: (id) => runtime.paths.upper(id),
+      pods: () => kubelet?.pods() ?? [],
+      logger: log,
+    });
+    stats.start();
+    cleanups.push(() => stats.stop());
     const server = new KubeletServer({
       nodeName: o.nodeName,
       port: cfg.port,
@@ -131,6 +144,7 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
       pods: { podByName: (ns, name) => kubelet?.podByName(ns, name), pods: () => kubelet?.pods() ?? [] },
       runtime,
       streaming: streamingHandlers({ logger: log }),
+      stats,
       podLogsDir,
       logger: log,
     });

@@ -3,13 +3,18 @@
  * and the switches that differ between kinds. Validation beyond metadata
  * grows here kind by kind.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { ResourceType } from "../../api/resources.js";
 import { duplicate, goString } from "../../machinery/field-errors.js";
 import type { FieldError } from "../../machinery/status-error.js";
 import { defaultPriorityClassFields, validatePriorityClass, validatePriorityClassUpdate } from "../admission/priority.js";
+import { cronJobStrategy, jobStrategy } from "./batch-strategy.js";
 import type { KObject, Strategy } from "./types.js";
 
 type Obj = Record<string, unknown>;
+
+/** The annotation apps/v1 DaemonSets carry their template generation in. */
+const DEPRECATED_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation";
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -203,54 +208,74 @@ const STRATEGIES: Record<string, Strategy> = {
   "/replicationcontrollers": workload((o) => {
     (o.spec as Obj).replicas ??= 1;
   }, false),
-  "apps/statefulsets": workload((o) => {
-    const spec = o.spec as Obj;
-    spec.replicas ??= 1;
-    spec.podManagementPolicy ??= "OrderedReady";
-    spec.revisionHistoryLimit ??= 10;
-    const us = (spec.updateStrategy ??= {}) as Obj;
-    us.type ??= "RollingUpdate";
-    if (us.type === "RollingUpdate") ((us.rollingUpdate ??= {}) as Obj).partition ??= 0;
-    spec.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: "Retain", whenScaled: "Retain" };
-  }),
-  "apps/daemonsets": workload((o) => {
-    const spec = o.spec as Obj;
-    spec.revisionHistoryLimit ??= 10;
-    const us = (spec.updateStrategy ??= {}) as Obj;
-    us.type ??= "RollingUpdate";
-    if (us.type === "RollingUpdate") {
-      const ru = (us.rollingUpdate ??= {}) as Obj;
-      ru.maxUnavailable ??= 1;
-      ru.maxSurge ??= 0;
-    }
-  }),
-  "batch/jobs": {
+  "apps/statefulsets": {
+    // Upstream's SetDefaults_StatefulSet: rollingUpdate is made only when the type was defaulted; partition only
+    // defaults inside an existing rollingUpdate (maxUnavailable stays unset: its feature gate is off by default).
     ...workload((o) => {
       const spec = o.spec as Obj;
-      spec.completions ??= 1;
-      spec.parallelism ??= 1;
-      spec.backoffLimit ??= 6;
-      spec.completionMode ??= "NonIndexed";
-      spec.suspend ??= false;
-      const tpl = podTemplateOf(o);
-      if (tpl && tpl.restartPolicy === "Always") tpl.restartPolicy = "Never";
-    }, false),
+      spec.podManagementPolicy ||= "OrderedReady";
+      const us = (spec.updateStrategy ??= {}) as Obj;
+      if (!us.type) {
+        us.type = "RollingUpdate";
+        us.rollingUpdate ??= {};
+      }
+      if (us.type === "RollingUpdate" && isObj(us.rollingUpdate)) us.rollingUpdate.partition ??= 0;
+      const retention = (spec.persistentVolumeClaimRetentionPolicy ??= {}) as Obj;
+      retention.whenDeleted ||= "Retain";
+      retention.whenScaled ||= "Retain";
+      spec.replicas ??= 1;
+      spec.revisionHistoryLimit ??= 10;
+    }),
+    validateUpdate(o, old) {
+      const errs = requireContainers(podTemplateOf(o), "spec.template.spec");
+      // Upstream's ValidateStatefulSetUpdate: only these spec fields may change.
+      const rest = (spec: unknown) => {
+        const { replicas: _r, ordinals: _o, template: _t, updateStrategy: _u, minReadySeconds: _m, revisionHistoryLimit: _h, persistentVolumeClaimRetentionPolicy: _p, ...others } =
+          (spec ?? {}) as Obj;
+        return others;
+      };
+      if (!isDeepStrictEqual(rest(o.spec), rest(old.spec))) {
+        errs.push({
+          type: "FieldValueForbidden",
+          field: "spec",
+          detail:
+            "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        });
+      }
+      return errs;
+    },
   },
-  "batch/cronjobs": {
-    tracksGeneration: true,
+  "apps/daemonsets": {
+    ...workload((o) => {
+      const spec = o.spec as Obj;
+      spec.revisionHistoryLimit ??= 10;
+      const us = (spec.updateStrategy ??= {}) as Obj;
+      us.type ??= "RollingUpdate";
+      if (us.type === "RollingUpdate") {
+        const ru = (us.rollingUpdate ??= {}) as Obj;
+        ru.maxUnavailable ??= 1;
+        ru.maxSurge ??= 0;
+      }
+    }),
+    // spec.templateGeneration of the internal API, served in apps/v1 as the
+    // deprecated.daemonset.template.generation annotation: 1 (or more, if given) on create, then owned by the
+    // server, raised by one with every template change (upstream's daemonSetStrategy and v1 conversion).
     prepareForCreate(o) {
       delete o.status;
+      const meta = o.metadata!;
+      const given = Number(meta.annotations?.[DEPRECATED_TEMPLATE_GENERATION]);
+      meta.annotations = { ...meta.annotations, [DEPRECATED_TEMPLATE_GENERATION]: String(Number.isSafeInteger(given) && given >= 1 ? given : 1) };
     },
-    defaults(o) {
-      const spec = (o.spec ??= {}) as Obj;
-      spec.concurrencyPolicy ??= "Allow";
-      spec.suspend ??= false;
-      spec.successfulJobsHistoryLimit ??= 3;
-      spec.failedJobsHistoryLimit ??= 1;
-      const tpl = ((spec.jobTemplate as Obj | undefined)?.spec as Obj | undefined)?.template as Obj | undefined;
-      if (isObj(tpl?.spec)) defaultPodSpec(tpl.spec);
+    async beforeUpdate(o, old) {
+      const previous = Number(old.metadata?.annotations?.[DEPRECATED_TEMPLATE_GENERATION]);
+      const base = Number.isSafeInteger(previous) ? previous : 0;
+      const changed = !isDeepStrictEqual((o.spec as Obj | undefined)?.template, (old.spec as Obj | undefined)?.template);
+      o.metadata!.annotations = { ...o.metadata!.annotations, [DEPRECATED_TEMPLATE_GENERATION]: String(changed ? base + 1 : base) };
+      return undefined;
     },
   },
+  "batch/jobs": jobStrategy({ defaultPodSpec, validateContainers: requireContainers }),
+  "batch/cronjobs": cronJobStrategy({ defaultPodSpec, validateContainers: requireContainers }),
 };
 
 function validateData(o: KObject): FieldError[] {

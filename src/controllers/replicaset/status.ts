@@ -52,9 +52,9 @@ export function removeCondition(status: ReplicaSetStatus, type: string): void {
   else delete status.conditions;
 }
 
-/** A label map as an equality selector: every pair must be present (an empty map matches everything). */
-function matchesAll(required: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
-  for (const [k, v] of Object.entries(required ?? {})) if (labels?.[k] !== v) return false;
+/** A label map's pairs as an equality selector: every pair must be present (no pairs match everything). */
+function matchesAll(required: readonly (readonly [string, string])[], labels: Readonly<Record<string, string>> | undefined): boolean {
+  for (const [k, v] of required) if (labels?.[k] !== v) return false;
   return true;
 }
 
@@ -65,7 +65,8 @@ function matchesAll(required: Readonly<Record<string, string>> | undefined, labe
  */
 export function calculateStatus(rs: ReplicaSet, activePods: readonly Pod[], manageReplicasErr: unknown, nowMs: number): ReplicaSetStatus {
   const newStatus: ReplicaSetStatus = { ...(rs.status ?? { replicas: 0 }) };
-  const templateLabels = rs.spec?.template?.metadata?.labels;
+  // Once per sync, not once per pod: a sync may look at thousands.
+  const templateLabels = Object.entries(rs.spec?.template?.metadata?.labels ?? {});
   const minReadySeconds = rs.spec?.minReadySeconds ?? 0;
   let fullyLabeled = 0;
   let ready = 0;

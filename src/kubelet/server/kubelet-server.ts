@@ -4,7 +4,7 @@
  * CA, or a bearer token) and authorized as `nodes/<subresource>` on this
  * node before it is routed — 401 `Unauthorized`, 403 `Forbidden (user=…,
  * verb=…, resource=nodes, subresource=…)`. Endpoints: `/healthz`, `/pods`,
- * `/containerLogs/{ns}/{pod}/{container}`, and `/exec`, `/attach`,
+ * `/containerLogs/{ns}/{pod}/{container}`, `/stats/summary`, and `/exec`, `/attach`,
  * `/portForward` for the streaming handlers (routes.ts). With no serving
  * certificate given it makes a self-signed one, as upstream does.
  */
@@ -16,6 +16,8 @@ import { serveUpgradeAsRequest } from "../../apiserver/kubelet/upgrade-request.j
 import { type Clock, systemClock } from "../../machinery/clock.js";
 import type { Logger } from "../../machinery/log.js";
 import type { ContainerRuntime } from "../../runtime/types.js";
+import { serveStatsSummary } from "../stats/summary-handler.js";
+import type { StatsProvider } from "../stats/types.js";
 import {
   authorizationErrorText,
   bearerToken,
@@ -62,6 +64,8 @@ export interface KubeletServerOptions {
   readonly runtime: ContainerRuntime;
   /** exec, attach and port-forward protocol handlers; their paths answer 404 when absent. */
   readonly streaming?: StreamingHandlers;
+  /** Answers `/stats/summary`; the path answers 404 when absent. */
+  readonly stats?: StatsProvider;
   /** More `/healthz` checks after ping and log (the kubelet adds syncloop). */
   readonly healthChecks?: Readonly<Record<string, HealthCheck>>;
   /** Resolves runtimes' relative log paths (/var/log/pods). */
@@ -208,6 +212,9 @@ export class KubeletServer {
         podLogsDir: this.o.podLogsDir,
         pollIntervalMs: this.o.logPollIntervalMs,
       });
+    }
+    if (first === "stats" && segments.length === 2 && segments[1] === "summary" && this.o.stats) {
+      return serveStatsSummary(method, url, res, this.o.stats, this.log);
     }
     const streaming = parseStreamingPath(segments);
     if (streaming) {

@@ -79,6 +79,24 @@ export interface NodePluginScores {
   totalScore: number;
 }
 
+/**
+ * NodePluginScores over the cycle's shared score array: `scores` is built
+ * only when asked for (hosts are picked on `totalScore` alone).
+ */
+class WeightedNodeScores implements NodePluginScores {
+  constructor(
+    readonly name: string,
+    public totalScore: number,
+    private readonly plugins: readonly string[],
+    private readonly weighted: Float64Array,
+    private readonly offset: number,
+  ) {}
+
+  get scores(): { readonly name: string; readonly score: number }[] {
+    return this.plugins.map((name, j) => ({ name, score: this.weighted[this.offset + j]! }));
+  }
+}
+
 export interface FrameworkOptions {
   /** The snapshot plugins see; schedulePod refreshes it from `cache` first when one is given. */
   snapshot?: Snapshot;
@@ -192,6 +210,7 @@ export class Framework implements Handle {
   private readonly pluginsMap = new Map<string, Plugin>();
   private readonly scorePluginWeight = new Map<string, number>();
   private readonly enqueueExts: EnqueueExtensions[] = [];
+  private filterMemo: { skip: ReadonlySet<string> | undefined; size: number; list: readonly FilterPlugin[] } = { skip: undefined, size: 0, list: [] };
 
   preEnqueuePlugins: PreEnqueuePlugin[] = [];
   queueSortPlugins: QueueSortPlugin[] = [];
@@ -510,11 +529,24 @@ export class Framework implements Handle {
     return null;
   }
 
+  /**
+   * The Filter plugins not skipped by `skip`. Filter runs per node (hundreds
+   * of times a cycle) with the same skip set: the list is worked out once per
+   * set, keyed by the set and its size (PreFilter only ever adds to it).
+   */
+  private filtersFor(skip: ReadonlySet<string>): readonly FilterPlugin[] {
+    const memo = this.filterMemo;
+    if (memo.skip === skip && memo.size === skip.size) return memo.list;
+    const list = skip.size === 0 ? this.filterPlugins : this.filterPlugins.filter((pl) => !skip.has(pl.name));
+    this.filterMemo = { skip, size: skip.size, list };
+    return list;
+  }
+
   /** RunFilterPlugins: stops at the first plugin that rejects the node and returns its status (plugin set). */
   runFilterPlugins(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status | null {
-    const skip = state.skipFilterPlugins;
-    for (const pl of this.filterPlugins) {
-      if (skip.size > 0 && skip.has(pl.name)) continue;
+    const plugins = this.filtersFor(state.skipFilterPlugins);
+    for (let i = 0; i < plugins.length; i++) {
+      const pl = plugins[i]!;
       let s = pl.filter(state, pod, nodeInfo);
       if (s && !s.isSuccess()) {
         // Filter plugins may only reject; anything else is an error.
@@ -619,11 +651,13 @@ export class Framework implements Handle {
 
   /** RunScorePlugins: score, normalize, check the [0, 100] range and apply weights. */
   runScorePlugins(state: CycleState, pod: Pod, nodes: readonly NodeInfo[]): { scores: NodePluginScores[]; status: Status | null } {
-    const plugins = this.scorePlugins.filter((pl) => !state.skipScorePlugins.has(pl.name));
+    const skip = state.skipScorePlugins;
+    const plugins = skip.size === 0 ? this.scorePlugins : this.scorePlugins.filter((pl) => !skip.has(pl.name));
     const n = nodes.length;
+    const k = plugins.length;
     // Raw scores per plugin, node-major; NodeScore objects only for plugins that normalize.
     const raw: Float64Array[] = plugins.map(() => new Float64Array(n));
-    for (let j = 0; j < plugins.length; j++) {
+    for (let j = 0; j < k; j++) {
       const pl = plugins[j]!;
       const out = raw[j]!;
       for (let i = 0; i < n; i++) {
@@ -635,7 +669,7 @@ export class Framework implements Handle {
         out[i] = s;
       }
     }
-    for (let j = 0; j < plugins.length; j++) {
+    for (let j = 0; j < k; j++) {
       const pl = plugins[j]!;
       const ext = pl.scoreExtensions();
       if (!ext) continue;
@@ -649,23 +683,27 @@ export class Framework implements Handle {
       }
       for (let i = 0; i < n; i++) out[i] = list[i]!.score;
     }
+    // Weighted scores in one array (node i's plugin j at i*k+j): the per-node
+    // results are views on it, so scoring allocates per cycle, not per node.
+    const weighted = new Float64Array(n * k);
+    const names = plugins.map((pl) => pl.name);
     const weights = plugins.map((pl) => this.scorePluginWeight.get(pl.name) ?? 1);
     const result: NodePluginScores[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const entry: NodePluginScores = { name: nodes[i]!.name, scores: new Array(plugins.length), totalScore: 0 };
-      for (let j = 0; j < plugins.length; j++) {
+      let total = 0;
+      for (let j = 0; j < k; j++) {
         const score = raw[j]![i]!;
         if (score > MaxNodeScore || score < MinNodeScore) {
           const err = new Error(
-            `plugin ${JSON.stringify(plugins[j]!.name)} returns an invalid score ${score}, it should in the range of [${MinNodeScore}, ${MaxNodeScore}] after normalizing`,
+            `plugin ${JSON.stringify(names[j])} returns an invalid score ${score}, it should in the range of [${MinNodeScore}, ${MaxNodeScore}] after normalizing`,
           );
           return { scores: [], status: Status.asStatus(wrapError("applying score defaultWeights on Score plugins", err)) };
         }
-        const weighted = score * weights[j]!;
-        entry.scores[j] = { name: plugins[j]!.name, score: weighted };
-        entry.totalScore += weighted;
+        const w = score * weights[j]!;
+        weighted[i * k + j] = w;
+        total += w;
       }
-      result[i] = entry;
+      result[i] = new WeightedNodeScores(nodes[i]!.name, total, names, weighted, i * k);
     }
     return { scores: result, status: null };
   }

@@ -17,6 +17,35 @@ export function nextGeneration(): number {
   return generation;
 }
 
+/** How many recent NodeInfo changes {@link changedSince} can report (a power of two). */
+const CHANGE_LOG_SIZE = 4096;
+const changeLog: NodeInfo[] = new Array(CHANGE_LOG_SIZE);
+let changes = 0;
+
+/** Records that `ni` changed (its generation was set). */
+function logChange(ni: NodeInfo): void {
+  changeLog[changes & (CHANGE_LOG_SIZE - 1)] = ni;
+  changes++;
+}
+
+/** A position in the log of NodeInfo changes, for {@link changedSince}. */
+export function changePosition(): number {
+  return changes;
+}
+
+/**
+ * Calls `f` with every NodeInfo whose generation was set since `position`
+ * (oldest first; one NodeInfo may come more than once), and returns the
+ * current position; or returns undefined, calling nothing, when more
+ * changes happened than the log keeps. Lets per-node aggregates over a
+ * long node list revisit the few nodes a cycle changed instead of all.
+ */
+export function changedSince(position: number, f: (ni: NodeInfo) => void): number | undefined {
+  if (changes - position > CHANGE_LOG_SIZE || position > changes) return undefined;
+  for (let i = position; i < changes; i++) f(changeLog[i & (CHANGE_LOG_SIZE - 1)]!);
+  return changes;
+}
+
 /**
  * ImageStateSummary: an image's size and the nodes that have it. The node
  * set is shared with the cache and kept current, so `numNodes` is the live
@@ -82,6 +111,7 @@ export class NodeInfo {
 
   constructor(...pods: Pod[]) {
     this.generation = nextGeneration();
+    logChange(this);
     for (const p of pods) this.addPod(p);
   }
 
@@ -134,6 +164,7 @@ export class NodeInfo {
     }
     this.updatePVCRefCounts(pi.pod, sign);
     this.generation = nextGeneration();
+    logChange(this);
   }
 
   private updatePVCRefCounts(pod: Pod, sign: 1 | -1): void {
@@ -154,6 +185,7 @@ export class NodeInfo {
     this.nodeName = node.metadata?.name ?? "";
     this.allocatable = Resource.fromList(node.status?.allocatable);
     this.generation = nextGeneration();
+    logChange(this);
   }
 
   /** RemoveNode: forgets the node object, keeping the pods until their deletions arrive. */
@@ -161,16 +193,26 @@ export class NodeInfo {
     this.nodeObject = undefined;
     this.nodeName = "";
     this.generation = nextGeneration();
+    logChange(this);
   }
 
   /** Snapshot/Clone: a copy whose pod lists, ports, resources and counts are independent. */
   snapshot(): NodeInfo {
     const c = Object.create(NodeInfo.prototype) as NodeInfo;
+    c.requested = new Resource();
+    c.nonZeroRequested = new Resource();
+    c.allocatable = new Resource();
     c.copyFrom(this);
     return c;
   }
 
-  /** Makes this NodeInfo a copy of `other`, keeping this object's identity (the snapshot lists hold it). */
+  /**
+   * Makes this NodeInfo a copy of `other`, keeping this object's identity
+   * (the snapshot lists hold it) and its Resource objects: filters read them
+   * for every node of every cycle, and objects that stay where the snapshot
+   * first allocated them (together, in node order) are cheaper to reach than
+   * fresh ones scattered over the heap by each update.
+   */
   copyFrom(other: NodeInfo): void {
     this.nodeObject = other.nodeObject;
     this.nodeName = other.nodeName;
@@ -178,12 +220,13 @@ export class NodeInfo {
     this.podsWithAffinity = other.podsWithAffinity.slice();
     this.podsWithRequiredAntiAffinity = other.podsWithRequiredAntiAffinity.slice();
     this.usedPorts = other.usedPorts.clone();
-    this.requested = other.requested.clone();
-    this.nonZeroRequested = other.nonZeroRequested.clone();
-    this.allocatable = other.allocatable.clone();
+    this.requested.copyFrom(other.requested);
+    this.nonZeroRequested.copyFrom(other.nonZeroRequested);
+    this.allocatable.copyFrom(other.allocatable);
     // The cache replaces the whole map on node updates and never mutates one in place.
     this.imageStates = other.imageStates;
     this.pvcRefCounts = new Map(other.pvcRefCounts);
     this.generation = other.generation;
+    logChange(this);
   }
 }

@@ -133,6 +133,15 @@ export class Resource {
     return this.scalarResources?.get(name) ?? 0;
   }
 
+  /** Makes this a copy of `other` (scalar resources in a map of its own). */
+  copyFrom(other: Resource): void {
+    this.milliCPU = other.milliCPU;
+    this.memory = other.memory;
+    this.ephemeralStorage = other.ephemeralStorage;
+    this.allowedPodNumber = other.allowedPodNumber;
+    this.scalarResources = other.scalarResources ? new Map(other.scalarResources) : undefined;
+  }
+
   clone(): Resource {
     const r = new Resource();
     r.milliCPU = this.milliCPU;

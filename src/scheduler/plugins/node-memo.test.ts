@@ -79,6 +79,28 @@ describe("NodeAggregates", () => {
   });
 });
 
+describe("NodeAggregates over an unchanged list", () => {
+  it("sees a node's change even when more changes happened than the change log keeps", () => {
+    const agg = new NodeAggregates<Contribution[], PairTotals>(
+      () => new PairTotals(),
+      (t, c, sign) => t.apply(c, sign),
+    );
+    const nodes = Array.from({ length: 4 }, (_, i) => node(`n${i}`, `z${i % 2}`));
+    const sum = () => flatten(agg.total("g", nodes, (ni) => contribution(ni, "g")));
+    assert.deepEqual(sum(), new Map([["z0", 0], ["z1", 0]]));
+    // Twice with the same list: the second call takes the change-log path.
+    nodes[1]!.addPod(makePod("a").uid("ua").labels({ app: "g" }).obj());
+    assert.deepEqual(sum(), new Map([["z0", 0], ["z1", 1]]));
+    // A change to a listed node, buried under more changes than the log holds.
+    nodes[0]!.addPod(makePod("b").uid("ub").labels({ app: "g" }).obj());
+    const other = node("elsewhere", "z9");
+    for (let i = 0; i < 5000; i++) other.addPod(makePod(`x${i}`).uid(`ux${i}`).obj());
+    assert.deepEqual(sum(), new Map([["z0", 1], ["z1", 1]]));
+    nodes[0]!.removePod(makePod("b").uid("ub").obj());
+    assert.deepEqual(sum(), new Map([["z0", 0], ["z1", 1]]));
+  });
+});
+
 describe("NodeMemo", () => {
   it("recomputes after the node changes", () => {
     const memo = new NodeMemo<number>();

@@ -8,7 +8,7 @@
  * the scan itself: this only saves repeating it.
  */
 import type { LabelSelector } from "../../machinery/labels.js";
-import type { NodeInfo } from "../framework/node-info.js";
+import { changedSince, changePosition, type NodeInfo } from "../framework/node-info.js";
 import { NOTHING } from "../framework/pod-info.js";
 
 interface Entry<V> {
@@ -91,6 +91,12 @@ interface AggregateState<C, T> {
   generations: number[];
   contributions: C[];
   total: T;
+  /** The list the entries were last brought up to date with (snapshot lists are never changed in place). */
+  list: readonly NodeInfo[] | undefined;
+  /** The NodeInfo change-log position at that time. */
+  logPosition: number;
+  /** Index of each NodeInfo in `nodes`; built when the same list comes a second time. */
+  index: Map<NodeInfo, number> | undefined;
 }
 
 /**
@@ -98,7 +104,9 @@ interface AggregateState<C, T> {
  * brought up to date by recomputing only the entries whose NodeInfo (its
  * identity at that index, or its generation) changed since the last call.
  * Contributions are also memoized per node, so a list that shifted (a node
- * joined it) costs lookups, not scans.
+ * joined it) costs lookups, not scans. Given the same list again (the
+ * snapshot's lists are rebuilt, never changed in place), only the NodeInfos
+ * the change log names are looked at.
  */
 export class NodeAggregates<C, T> {
   private readonly byKey = new Map<string, AggregateState<C, T>>();
@@ -118,19 +126,33 @@ export class NodeAggregates<C, T> {
       this.byKey.delete(key);
     } else {
       if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value!);
-      a = { nodes: [], generations: [], contributions: [], total: this.empty() };
+      a = { nodes: [], generations: [], contributions: [], total: this.empty(), list: undefined, logPosition: 0, index: undefined };
     }
     this.byKey.set(key, a);
+    // The same list as last time: only NodeInfos changed since can differ, and the
+    // change log names them, so a cycle revisits a few nodes instead of every one.
+    if (a.list === nodes && a.nodes.length === nodes.length) {
+      const st = a;
+      if (!st.index) {
+        st.index = new Map();
+        for (let i = 0; i < st.nodes.length; i++) st.index.set(st.nodes[i]!, i);
+      }
+      const index = st.index;
+      const position = changedSince(st.logPosition, (ni) => {
+        const i = index.get(ni);
+        if (i !== undefined && st.generations[i] !== ni.generation) this.update(st, i, ni, key, compute);
+      });
+      if (position !== undefined) {
+        st.logPosition = position;
+        return st.total;
+      }
+    }
+    const position = changePosition();
     const n = nodes.length;
     for (let i = 0; i < n; i++) {
       const ni = nodes[i]!;
       if (a.nodes[i] === ni && a.generations[i] === ni.generation) continue;
-      if (i < a.nodes.length) this.apply(a.total, a.contributions[i]!, -1);
-      const c = this.memo.get(ni, key, () => compute(ni));
-      this.apply(a.total, c, 1);
-      a.nodes[i] = ni;
-      a.generations[i] = ni.generation;
-      a.contributions[i] = c;
+      this.update(a, i, ni, key, compute);
     }
     for (let i = n; i < a.nodes.length; i++) this.apply(a.total, a.contributions[i]!, -1);
     if (a.nodes.length > n) {
@@ -138,6 +160,19 @@ export class NodeAggregates<C, T> {
       a.generations.length = n;
       a.contributions.length = n;
     }
+    a.list = nodes;
+    a.logPosition = position;
+    a.index = undefined;
     return a.total;
+  }
+
+  /** Replaces entry `i` (if any) with `ni`'s current contribution. */
+  private update(a: AggregateState<C, T>, i: number, ni: NodeInfo, key: string, compute: (ni: NodeInfo) => C): void {
+    if (i < a.nodes.length) this.apply(a.total, a.contributions[i]!, -1);
+    const c = this.memo.get(ni, key, () => compute(ni));
+    this.apply(a.total, c, 1);
+    a.nodes[i] = ni;
+    a.generations[i] = ni.generation;
+    a.contributions[i] = c;
   }
 }

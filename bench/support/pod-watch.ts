@@ -1,0 +1,116 @@
+/**
+ * A raw watch on one namespace's pods for the kubelet benchmark: records,
+ * per pod name, when the watch first showed it in phase Running and when it
+ * showed it deleted. Lines are matched with regular expressions, not
+ * parsed: with tens of thousands of pods the benchmark's own CPU must not
+ * be what is measured (it shares the machine with the processes it
+ * measures). A watch the server ends is reopened from the last
+ * resourceVersion seen, so long phases are not cut short.
+ */
+import type { Client, Stream } from "./https-client.js";
+
+const TYPE = /^\{"type":"(\w+)"/;
+const NAME = /"metadata":\{"name":"([^"]+)"/;
+const RV = /"resourceVersion":"(\d+)"/;
+const PHASE = /"phase":"(\w+)"/;
+
+export class PodWatch {
+  /** performance.now() when each pod was first seen Running. */
+  readonly runningAt = new Map<string, number>();
+  /** performance.now() when each pod's DELETED event arrived. */
+  readonly deletedAt = new Map<string, number>();
+  /** Pods the watch shows as existing now. */
+  readonly present = new Set<string>();
+  private stream?: Stream;
+  private closed = false;
+  private lastRV = "0";
+  private changed?: () => void;
+
+  constructor(
+    private readonly c: Client,
+    private readonly ns: string,
+    private readonly say: (msg: string) => void,
+  ) {}
+
+  /** Opens the watch (from resourceVersion 0: existing pods arrive as ADDED first). */
+  async start(): Promise<void> {
+    await this.open();
+  }
+
+  private async open(): Promise<void> {
+    const path = `/api/v1/namespaces/${this.ns}/pods?watch=1&resourceVersion=${this.lastRV}&allowWatchBookmarks=true`;
+    const stream = this.c.stream(path, (line) => this.onLine(line));
+    this.stream = stream;
+    void stream.done.then(
+      () => this.reopen("ended"),
+      (err: Error) => this.reopen(err.message),
+    );
+    const status = await stream.response;
+    if (status !== 200) throw new Error(`watch ${path}: HTTP ${status}`);
+  }
+
+  private reopen(why: string): void {
+    if (this.closed) return;
+    this.say(`pod watch ${why}; reopening from resourceVersion ${this.lastRV}`);
+    this.open().catch((err: Error) => {
+      this.say(`pod watch could not reopen: ${err.message}`);
+      // The 410 case: start over from the current state.
+      this.lastRV = "0";
+      setTimeout(() => this.reopen("retry"), 1000);
+    });
+  }
+
+  private onLine(line: string): void {
+    const type = TYPE.exec(line)?.[1];
+    const rv = RV.exec(line)?.[1];
+    if (rv) this.lastRV = rv;
+    if (type === "BOOKMARK" || type === "ERROR" || !type) return;
+    const name = NAME.exec(line)?.[1];
+    if (!name) return;
+    const now = performance.now();
+    if (type === "DELETED") {
+      this.present.delete(name);
+      if (!this.deletedAt.has(name)) this.deletedAt.set(name, now);
+    } else {
+      this.present.add(name);
+      if (!this.runningAt.has(name) && PHASE.exec(line)?.[1] === "Running") this.runningAt.set(name, now);
+    }
+    this.changed?.();
+  }
+
+  /**
+   * Resolves once `done()` holds (checked on every event); rejects when
+   * `progress()` has not moved for `stallMs`, naming `what`.
+   */
+  waitUntil(what: string, done: () => boolean, progress: () => number, stallMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let last = progress();
+      let lastAt = performance.now();
+      const finish = (err?: Error) => {
+        clearInterval(timer);
+        this.changed = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setInterval(() => {
+        if (done()) return finish();
+        const p = progress();
+        if (p !== last) {
+          last = p;
+          lastAt = performance.now();
+        } else if (performance.now() - lastAt > stallMs) {
+          finish(new Error(`waiting for ${what}: no progress for ${stallMs / 1000}s (at ${p})`));
+        }
+      }, 250);
+      this.changed = () => {
+        if (done()) finish();
+      };
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream?.close();
+  }
+}
