@@ -43,4 +43,30 @@ describe("namespace finalization", () => {
     ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bare" }, spec: { finalizers: [] } }) }), "create bare");
     ok(srv.kubectl(["delete", "namespace", "bare", "--timeout=30s"]), "delete bare");
   });
+
+  it("lets a second delete shorten the grace period of a pod held by a finalizer, so removing the finalizer deletes it", async () => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "held", namespace: "default", finalizers: ["example.com/hold"] },
+      spec: { nodeName: "nowhere", containers: [{ name: "c", image: "busybox" }] },
+    };
+    ok(srv.kubectl(["create", "-f", "-"], { input: JSON.stringify(pod) }), "create pod");
+    ok(srv.kubectl(["delete", "pod", "held", "--wait=false"]), "delete");
+    const first = JSON.parse(ok(srv.kubectl(["get", "pod", "held", "-o", "json"]), "get"));
+    assert.equal(first.metadata.deletionGracePeriodSeconds, 30);
+    // The kubelet's final delete after the containers stopped.
+    ok(srv.kubectl(["delete", "pod", "held", "--grace-period=0", "--force", "--wait=false"]), "force delete");
+    const second = JSON.parse(ok(srv.kubectl(["get", "pod", "held", "-o", "json"]), "get held"));
+    assert.equal(second.metadata.deletionGracePeriodSeconds, 0);
+    const patch = await raw.request({
+      method: "PATCH",
+      path: "/api/v1/namespaces/default/pods/held",
+      body: JSON.stringify({ metadata: { finalizers: null } }),
+      contentType: "application/merge-patch+json",
+    });
+    assert.equal(patch.code, 200, patch.text);
+    const gone = srv.kubectl(["get", "pod", "held"]);
+    assert.notEqual(gone.status, 0, "deleted once the finalizer is gone");
+  });
 });

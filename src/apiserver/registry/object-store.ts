@@ -611,13 +611,18 @@ export class ObjectStore {
       try {
         if (finalizers.length > 0 || (grace !== undefined && grace > 0) || this.strategy.blocksDeletion?.(obj)) {
           // Mark for deletion; finalizers (or the kubelet, for graceful pods) finish it.
-          if (m.deletionTimestamp && isDeepStrictEqual(finalizers, m.finalizers ?? [])) return { object: obj, deleted: false };
+          // A second delete may only shorten the grace period (upstream's BeforeDelete), e.g. the
+          // kubelet's final delete with 0 of a pod that still waits for a finalizer.
+          const shorten = !!m.deletionTimestamp && grace !== undefined && grace < (m.deletionGracePeriodSeconds ?? 0);
+          if (m.deletionTimestamp && !shorten && isDeepStrictEqual(finalizers, m.finalizers ?? [])) return { object: obj, deleted: false };
           const next = structuredClone(obj);
           this.strategy.prepareForDeletion?.(next);
           next.metadata!.finalizers = finalizers.length > 0 ? finalizers : undefined;
           if (!next.metadata!.finalizers) delete next.metadata!.finalizers;
-          next.metadata!.deletionTimestamp ??= rfc3339(this.clock.now() + (grace ?? 0) * 1000);
-          next.metadata!.deletionGracePeriodSeconds ??= grace ?? 0;
+          if (!m.deletionTimestamp || shorten) {
+            next.metadata!.deletionTimestamp = rfc3339(this.clock.now() + (grace ?? 0) * 1000);
+            next.metadata!.deletionGracePeriodSeconds = grace ?? 0;
+          }
           if (this.strategy.tracksGeneration) next.metadata!.generation = (m.generation ?? 1) + 1;
           if (opts.dryRun) return { object: next, deleted: false };
           const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision);
