@@ -62,6 +62,7 @@ export interface ServerFlags {
   kubeletPort?: string;
   privateRegistry?: string;
   metricResolution?: string;
+  nodeMonitorGracePeriod: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -102,6 +103,13 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
   const kubeletConfig = !flags.disableAgent ? kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
+  let nodeMonitorGracePeriodMs: number;
+  try {
+    nodeMonitorGracePeriodMs = parseDuration(flags.nodeMonitorGracePeriod);
+  } catch (err) {
+    throw new Error(`--node-monitor-grace-period: ${(err as Error).message}`);
+  }
+  if (!(nodeMonitorGracePeriodMs > 0)) throw new Error(`--node-monitor-grace-period must be greater than 0, not ${flags.nodeMonitorGracePeriod}`);
   const metricResolutionMs = parseMetricResolution(flags.metricResolution);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
@@ -226,6 +234,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       controllerSettings: {
         clusterCidr: flags.clusterCidr,
         nodeCidrMaskSize: 24,
+        nodeMonitorGracePeriodMs,
         storageDir: join(dataDir, "storage"),
         localNodeName: kubeletConfig ? (flags.nodeName ?? defaultNodeName()) : undefined,
       },
@@ -361,6 +370,7 @@ export function registerServer(program: Command): void {
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
+    .option("--node-monitor-grace-period <duration>", "how long a node may stop posting status before it is marked Unknown and tainted", "50s")
     .option("--metric-resolution <duration>", "how often kubelets' stats are scraped for metrics.k8s.io (kubectl top)", "15s")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")
     .action(async (flags: ServerFlags) => {
