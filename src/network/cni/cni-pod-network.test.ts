@@ -1,8 +1,10 @@
 /**
  * CniPodNetwork against the real plugins, as root: namespaces, the bridge,
  * host-local, portmap, iptables and routes for real. Everything uses
- * test-only names and CIDRs (cluster 10.199.0.0/16, podCIDR 10.199.7.0/24,
- * services 10.198.0.0/16) so a cluster on this machine is never touched,
+ * test-only names and CIDRs (cluster 10.197.0.0/16, podCIDR 10.197.7.0/24,
+ * services 10.196.0.0/16, apart from the node tests' ranges, which run
+ * alongside and would make cleanup keep the shared routes) so a cluster on
+ * this machine is never touched,
  * and traffic goes only to loopback, to the test's own namespaces, or into
  * the test's service/cluster ranges after checking they end on this host.
  */
@@ -34,10 +36,10 @@ const skip = !isRoot
       : false;
 
 const tag = randomBytes(2).toString("hex");
-const CLUSTER = "10.199.0.0/16";
-const POD_CIDR = "10.199.7.0/24";
-const GATEWAY = "10.199.7.1";
-const SERVICE = "10.198.0.0/16";
+const CLUSTER = "10.197.0.0/16";
+const POD_CIDR = "10.197.7.0/24";
+const GATEWAY = "10.197.7.1";
+const SERVICE = "10.196.0.0/16";
 
 function sh(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
@@ -173,14 +175,14 @@ describe("CniPodNetwork with the real CNI plugins", { skip }, () => {
     const res = await net.setPodCidr(POD_CIDR);
     assert.ok(res.ok, JSON.stringify(res));
     assert.deepEqual(net.condition(), { type: "NetworkReady", status: true });
-    assert.equal(routeDev("10.198.5.5"), opts.serviceBridgeName);
-    assert.equal(routeDev("10.199.9.9"), undefined, "another node's range is unreachable");
+    assert.equal(routeDev("10.196.5.5"), opts.serviceBridgeName);
+    assert.equal(routeDev("10.197.9.9"), undefined, "another node's range is unreachable");
     // The bridge has no ports: nothing can leave through it.
     assert.equal(sh("ip", ["-j", "link", "show", "master", opts.serviceBridgeName!]).stdout.trim(), "[]");
     assert.match(sh("nft", ["list", "table", "ip", guardTableName(opts.serviceBridgeName!)]).stdout, /ip daddr 10\.198\.0\.0\/16 reject/);
     // Only now that both are known to end here: a connect fails at once, locally.
-    assert.equal(await tryConnect("10.198.5.5", 80), "EHOSTUNREACH");
-    assert.equal(await tryConnect("10.199.9.9", 80), "EHOSTUNREACH");
+    assert.equal(await tryConnect("10.196.5.5", 80), "EHOSTUNREACH");
+    assert.equal(await tryConnect("10.197.9.9", 80), "EHOSTUNREACH");
     assert.equal(sh("cat", ["/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "1");
   });
 
@@ -299,19 +301,19 @@ describe("CniPodNetwork with the real CNI plugins", { skip }, () => {
     const stray = `${opts.netnsPrefix}0123456789ab`;
     assert.equal(sh("ip", ["netns", "add", stray]).status, 0);
     // Another node's podCIDR via its node IP (the gateway stands in for a node address here; nothing is sent).
-    assert.equal(await replaceNodeRoute("10.199.8.0/24", GATEWAY), undefined);
-    assert.equal(routeDev("10.199.8.5"), opts.bridgeName);
-    assert.equal(await deleteNodeRoute("10.199.8.0/24", GATEWAY), undefined);
-    assert.equal(routeDev("10.199.8.5"), undefined, "back to unreachable");
-    assert.equal(await deleteNodeRoute("10.199.8.0/24", GATEWAY), undefined, "deleting is idempotent");
-    assert.equal(await replaceNodeRoute("10.199.8.0/24", GATEWAY), undefined);
+    assert.equal(await replaceNodeRoute("10.197.8.0/24", GATEWAY), undefined);
+    assert.equal(routeDev("10.197.8.5"), opts.bridgeName);
+    assert.equal(await deleteNodeRoute("10.197.8.0/24", GATEWAY), undefined);
+    assert.equal(routeDev("10.197.8.5"), undefined, "back to unreachable");
+    assert.equal(await deleteNodeRoute("10.197.8.0/24", GATEWAY), undefined, "deleting is idempotent");
+    assert.equal(await replaceNodeRoute("10.197.8.0/24", GATEWAY), undefined);
     const res = await cleanupNodeNetwork(opts);
     assert.ok(res.ok, JSON.stringify(res));
     const netns = sh("ip", ["netns", "list"]).stdout;
     assert.ok(!netns.includes(opts.netnsPrefix!), netns);
     for (const link of [opts.bridgeName!, opts.serviceBridgeName!]) assert.notEqual(sh("ip", ["link", "show", link]).status, 0, `${link} is gone`);
     const routes = sh("ip", ["-4", "route", "show"]).stdout;
-    assert.ok(!/10\.19[89]\./.test(routes), routes);
+    assert.ok(!/10\.19[67]\./.test(routes), routes);
     assert.deepEqual(natRulesFor(opts.bridgeName!), []);
     const nat = sh("iptables-save", ["-t", "nat"]).stdout;
     assert.ok(!/^:CNI-HOSTPORT-DNAT/m.test(nat) || /^-A CNI-HOSTPORT-DNAT/m.test(nat), "portmap's shared chains go when no mapping is left");
