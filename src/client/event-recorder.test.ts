@@ -197,6 +197,59 @@ describe("EventRecorder", () => {
   });
 });
 
+describe("EventRecorder writes", () => {
+  /** A sink whose writes finish only when the test says so. */
+  class HeldSink implements EventSink {
+    readonly started: string[] = [];
+    private readonly pending: (() => void)[] = [];
+    create(ev: EventsV1Event): Promise<EventsV1Event> {
+      this.started.push(`create ${ev.regarding?.name}`);
+      return new Promise((resolve) => this.pending.push(() => resolve(ev)));
+    }
+    patch(_ns: string, name: string): Promise<EventsV1Event> {
+      this.started.push(`patch ${name.split(".")[0]}`);
+      return new Promise((resolve) => this.pending.push(() => resolve({ eventTime: "" })));
+    }
+    /** Finishes every write started so far. */
+    release(): void {
+      for (const r of this.pending.splice(0)) r();
+    }
+  }
+  const turn = () => new Promise((r) => setImmediate(r));
+  const pod = (name: string) => ({ ...POD, metadata: { ...POD.metadata, name, uid: `u-${name}` } });
+
+  it("overlaps writes of different events up to maxInFlight", async () => {
+    const timers = new FakeTimers(Date.UTC(2026, 0, 2));
+    const sink = new HeldSink();
+    const rec = new EventRecorder({ sink, reportingController: "default-scheduler", timers, maxInFlight: 2 });
+    for (const n of ["a", "b", "c"]) rec.event(pod(n), undefined, "Normal", "Scheduled", "Binding", n);
+    await turn();
+    assert.deepEqual(sink.started, ["create a", "create b"], "two at once, oldest first");
+    sink.release();
+    await turn();
+    assert.deepEqual(sink.started, ["create a", "create b", "create c"]);
+    sink.release();
+    await rec.flush();
+  });
+
+  it("writes one event's create and series PATCH one after the other", async () => {
+    const timers = new FakeTimers(Date.UTC(2026, 0, 2));
+    const sink = new HeldSink();
+    const rec = new EventRecorder({ sink, reportingController: "default-scheduler", timers, maxInFlight: 4 });
+    rec.event(pod("a"), undefined, "Normal", "Scheduled", "Binding", "a");
+    timers.advance(1000);
+    rec.event(pod("a"), undefined, "Normal", "Scheduled", "Binding", "a again");
+    rec.event(pod("b"), undefined, "Normal", "Scheduled", "Binding", "b");
+    await turn();
+    assert.deepEqual(sink.started, ["create a", "create b"], "a's PATCH waits for its create, b does not wait for it");
+    sink.release();
+    await turn();
+    assert.deepEqual(sink.started, ["create a", "create b", "patch a"]);
+    sink.release();
+    await rec.flush();
+  });
+});
+
 describe("MicroTime", () => {
   it("has six fractional digits and a Z", () => {
     assert.equal(formatMicroTime(Date.UTC(2006, 0, 2, 15, 4, 5)), "2006-01-02T15:04:05.000000Z");

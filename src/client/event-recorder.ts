@@ -14,9 +14,15 @@
  *   `kubectl get events` shows current counts), and a series quiet for 6
  *   minutes is written a last time and forgotten;
  * - recording never blocks and never throws: events go through a bounded
- *   queue (1000, overflow dropped) to one writer; network failures are
- *   retried (12 tries, ~10 s apart), anything the server rejects is logged
- *   and dropped.
+ *   queue (1000, overflow dropped, as upstream's broadcaster drops when its
+ *   sink falls behind); network failures are retried (12 tries, ~10 s
+ *   apart), anything the server rejects is logged and dropped.
+ * - writes about one object (an Event's create, then its series PATCHes,
+ *   and other Events about the same object) go in the order recorded, as
+ *   upstream's one writer sends them; writes about different objects
+ *   overlap, up to `maxInFlight` (upstream's writer keeps up with
+ *   sub-millisecond writes over HTTP/2; one write at a time over HTTP/1.1
+ *   does not at a scheduler's rate, and the queue would overflow).
  */
 import { hostname } from "node:os";
 import { format } from "node:util";
@@ -61,6 +67,8 @@ export interface EventRecorderOptions {
   readonly logger?: Logger;
   /** Events waiting to be written before new ones are dropped (1000). */
   readonly maxQueued?: number;
+  /** Writes in flight at once, each about a different object (16). */
+  readonly maxInFlight?: number;
   /** How often pending series counts are written (30 s). */
   readonly seriesFlushIntervalMs?: number;
   /** Delay between retries of a write that failed on the network (10 s, ±25 % jitter). */
@@ -83,6 +91,8 @@ interface CacheEntry {
 interface WriteJob {
   readonly event: EventsV1Event;
   readonly attempt: number;
+  /** The regarding object: writes about one object go one after another. */
+  readonly key: string;
 }
 
 /** Anything an Event can be about: an API object or a reference to one. */
@@ -111,6 +121,12 @@ function refKey(r: ObjectReference | undefined): string {
 /** Upstream's isomorphism key: action, reason, reporting controller, regarding, related (not the note, not the type). */
 export function isomorphicKey(ev: EventsV1Event): string {
   return [ev.action ?? "", ev.reason ?? "", ev.reportingController ?? "", refKey(ev.regarding), refKey(ev.related)].join("\u0001");
+}
+
+/** The object an Event is about, as the key that orders its writes. */
+function writeKey(ev: EventsV1Event): string {
+  const r = ev.regarding;
+  return `${r?.apiVersion ?? ""}\u0000${r?.kind ?? ""}\u0000${r?.namespace ?? ""}\u0000${r?.name ?? ""}\u0000${r?.uid ?? ""}`;
 }
 
 /** `<name>.<nanoseconds in hex>`, upstream's `fmt.Sprintf("%v.%x", refRegarding.Name, t.UnixNano())`. */
@@ -142,9 +158,12 @@ export class EventRecorder {
   private readonly maxTries: number;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly queue: WriteJob[] = [];
+  private readonly maxInFlight: number;
+  /** Objects with a write in flight. */
+  private readonly writing = new Set<string>();
+  private kickQueued = false;
   private readonly retries = new Set<() => void>();
   private lastNanos = 0n;
-  private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private cancelTick: (() => void) | undefined;
   private stopped = false;
@@ -155,6 +174,7 @@ export class EventRecorder {
     this.log = (opts.logger ?? silentLogger).with({ component: "events", controller: opts.reportingController });
     this.reportingInstance = opts.reportingInstance ?? `${opts.reportingController}-${hostname()}`;
     this.maxQueued = opts.maxQueued ?? 1000;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
     this.flushMs = opts.seriesFlushIntervalMs ?? 30_000;
     this.retryDelayMs = opts.retryDelayMs ?? 10_000;
     this.maxTries = opts.maxTries ?? 12;
@@ -217,7 +237,7 @@ export class EventRecorder {
 
   /** Resolves once every queued write has been attempted (scheduled retries not awaited). */
   flush(): Promise<void> {
-    if (!this.pumping && this.queue.length === 0) return Promise.resolve();
+    if (this.writing.size === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -227,7 +247,7 @@ export class EventRecorder {
     for (const entry of this.cache.values()) {
       if (entry.dirty) {
         entry.dirty = false;
-        this.enqueue({ event: clone(entry.event), attempt: 1 });
+        this.enqueue({ event: clone(entry.event), attempt: 1, key: writeKey(entry.event) });
       }
     }
     this.stopped = true;
@@ -253,14 +273,14 @@ export class EventRecorder {
         return;
       }
       cached.series = { count: 2, lastObservedTime: formatMicroTime(now) };
-      this.enqueue({ event: clone(cached), attempt: 1 });
+      this.enqueue({ event: clone(cached), attempt: 1, key: writeKey(cached) });
       return;
     }
     // A finished series not yet swept still owes its final count.
-    if (entry?.dirty) this.enqueue({ event: clone(entry.event), attempt: 1 });
+    if (entry?.dirty) this.enqueue({ event: clone(entry.event), attempt: 1, key: writeKey(entry.event) });
     this.cache.set(key, { event: ev, lastSeen: now, dirty: false });
     this.armTick();
-    this.enqueue({ event: clone(ev), attempt: 1 });
+    this.enqueue({ event: clone(ev), attempt: 1, key: writeKey(ev) });
   }
 
   private enqueue(job: WriteJob): void {
@@ -269,21 +289,32 @@ export class EventRecorder {
       return;
     }
     this.queue.push(job);
-    if (!this.pumping) {
-      this.pumping = true;
-      queueMicrotask(() => void this.pump());
+    if (!this.kickQueued) {
+      this.kickQueued = true;
+      queueMicrotask(() => {
+        this.kickQueued = false;
+        this.kick();
+      });
     }
   }
 
-  /** The one writer: writes queued jobs in order, so a series PATCH follows its create. */
-  private async pump(): Promise<void> {
-    try {
-      for (let job = this.queue.shift(); job; job = this.queue.shift()) await this.write(job);
-    } finally {
-      this.pumping = false;
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const r of w) r();
+  /** Starts queued writes while slots are free, oldest first, never two about one object at once. */
+  private kick(): void {
+    while (this.writing.size < this.maxInFlight && this.queue.length > 0) {
+      let i = 0;
+      while (i < this.queue.length && this.writing.has(this.queue[i]!.key)) i++;
+      if (i === this.queue.length) break;
+      const job = i === 0 ? this.queue.shift()! : this.queue.splice(i, 1)[0]!;
+      this.writing.add(job.key);
+      void this.write(job).finally(() => {
+        this.writing.delete(job.key);
+        this.kick();
+        if (this.writing.size === 0 && this.queue.length === 0) {
+          const w = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const r of w) r();
+        }
+      });
     }
   }
 
@@ -306,7 +337,7 @@ export class EventRecorder {
       const delay = this.retryDelayMs * (0.75 + Math.random() * 0.5);
       const cancel = this.timers.after(delay, () => {
         this.retries.delete(cancel);
-        this.enqueue({ event: ev, attempt: job.attempt + 1 });
+        this.enqueue({ event: ev, attempt: job.attempt + 1, key: job.key });
       });
       this.retries.add(cancel);
     }
@@ -342,7 +373,7 @@ export class EventRecorder {
     for (const [key, entry] of this.cache) {
       if (entry.dirty) {
         entry.dirty = false;
-        this.enqueue({ event: clone(entry.event), attempt: 1 });
+        this.enqueue({ event: clone(entry.event), attempt: 1, key: writeKey(entry.event) });
       }
       if (now - entry.lastSeen > FINISH_MS) this.cache.delete(key);
     }

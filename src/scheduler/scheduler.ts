@@ -6,9 +6,10 @@
  * (filter, score, assume, Reserve, Permit) and hands the binding cycle
  * (PreBind, Bind = POST pods/binding) to an async task, so the next pod is
  * scheduled while the binding is on the wire, exactly as upstream's
- * goroutine does. Failures record the `FailedScheduling` event and the
- * `PodScheduled=False` condition with upstream's message and go back to the
- * queue; successes record `Scheduled`.
+ * goroutine does (with a bound on binds in flight: MAX_BINDS_IN_FLIGHT).
+ * Failures record the `FailedScheduling` event and the `PodScheduled=False`
+ * condition with upstream's message and go back to the queue; successes
+ * record `Scheduled`.
  */
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from "kubernetes-types/core/v1.js";
 import type { EventRecorder } from "../client/event-recorder.js";
@@ -53,6 +54,14 @@ export interface SchedulerOptions {
 const NOTE_LIMIT = 1024;
 /** How long the loop may run before it lets I/O (binding replies, watch events) through. */
 const SLICE_MS = 10;
+/**
+ * Bind calls (POST pods/binding) in flight at most. The loop schedules far
+ * faster than an API server binds; unbounded, thousands of bindings would
+ * queue in the client's connection pool, and the events and lease renewals
+ * sharing it would wait behind them (events then overflow their queue and
+ * are dropped). At the limit the loop waits for a bind to finish.
+ */
+const MAX_BINDS_IN_FLIGHT = 32;
 
 const nsName = (p: Pod) => `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`;
 const assigned = (p: Pod) => !!p.spec?.nodeName;
@@ -73,6 +82,8 @@ export class Scheduler {
   private readonly informers: InformerFactory;
   private readonly podInformer: SharedInformer<Pod>;
   private readonly nodeInformer: SharedInformer<Node>;
+  private bindsInFlight = 0;
+  private bindSlotWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: SchedulerOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -205,10 +216,16 @@ export class Scheduler {
     signal.addEventListener("abort", () => {
       clearInterval(sweep);
       this.queue.close();
+      this.releaseBindSlotWaiters();
     });
     this.log.info("scheduler started", { profiles: [...this.frameworks.keys()].join(","), nodes: this.nodeInformer.size });
     let sliceStart = performance.now();
     while (!signal.aborted) {
+      while (this.bindsInFlight >= MAX_BINDS_IN_FLIGHT && !signal.aborted) {
+        await new Promise<void>((resolve) => this.bindSlotWaiters.push(resolve));
+        sliceStart = performance.now();
+      }
+      if (signal.aborted) break;
       const p = await this.queue.pop(signal);
       if (!p) break;
       try {
@@ -273,7 +290,15 @@ export class Scheduler {
     try {
       failed = await fwk.waitOnPermit(assumedPod);
       if (!failed) failed = await fwk.runPreBindPlugins(state, assumedPod, host);
-      if (!failed || failed.isSuccess()) failed = await fwk.runBindPlugins(state, assumedPod, host);
+      if (!failed || failed.isSuccess()) {
+        this.bindsInFlight++;
+        try {
+          failed = await fwk.runBindPlugins(state, assumedPod, host);
+        } finally {
+          this.bindsInFlight--;
+          this.releaseBindSlotWaiters();
+        }
+      }
     } catch (err) {
       failed = Status.asStatus((err as Error).message);
     }
@@ -288,6 +313,13 @@ export class Scheduler {
     this.cache.finishBinding(assumedPod);
     fwk.runPostBindPlugins(state, assumedPod, host);
     this.opts.recorder.event(p.pod, undefined, "Normal", "Scheduled", "Binding", `Successfully assigned ${nsName(p.pod)} to ${host}`);
+  }
+
+  /** Lets the loop go on once a bind slot is free (or the scheduler stops). */
+  private releaseBindSlotWaiters(): void {
+    const waiters = this.bindSlotWaiters;
+    this.bindSlotWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** The writes plugins make (VolumeBinding's PV and PVC updates). */

@@ -260,11 +260,12 @@ const NODE = "\u0000node";
  * Every member path `obj` sets, with a comparison token: leaves map to the
  * canonical JSON of their value, list items and non-leaf map entries to a
  * fixed marker (their children are compared instead), as upstream's
- * `TypedValue.ToFieldSet` and `Compare` see them.
+ * `TypedValue.ToFieldSet` and `Compare` see them. Without `withTokens`
+ * leaves map to "" (only the paths are wanted).
  *
  * @throws TypeError when a list-map item lacks a key field.
  */
-export function fieldValues(obj: unknown, definition: string, defs: Definitions | TypeResolver, withMapFields = false): Map<string, string> {
+export function fieldValues(obj: unknown, definition: string, defs: Definitions | TypeResolver, withMapFields = false, withTokens = true): Map<string, string> {
   const types = defs instanceof TypeResolver ? defs : new TypeResolver(defs);
   const out = new Map<string, string>();
   const join = (prefix: string, pe: string): string => (prefix === "" ? pe : prefix + SEP + pe);
@@ -272,11 +273,11 @@ export function fieldValues(obj: unknown, definition: string, defs: Definitions 
   const walk = (value: unknown, node: SchemaNode | undefined, key: string): TypeInfo => {
     const info = types.info(node, value);
     if (info.kind === "scalar") {
-      out.set(key, typeof value === "string" ? JSON.stringify(value) : canonicalJson(value));
+      out.set(key, !withTokens ? "" : typeof value === "string" ? JSON.stringify(value) : canonicalJson(value));
       return info;
     }
     if (((info.kind === "struct" || info.kind === "map") && info.atomic) || (info.kind === "list" && info.listType === "atomic")) {
-      out.set(key, canonicalJson(value));
+      out.set(key, withTokens ? canonicalJson(value) : "");
       return info;
     }
     if (info.kind === "list") {
@@ -327,7 +328,8 @@ export interface Comparison {
 /** Compares `from` and `to` field by field. */
 export function compareObjects(from: unknown, to: unknown, definition: string, defs: Definitions | TypeResolver): Comparison {
   const a = from === undefined ? new Map<string, string>() : fieldValues(from, definition, defs, true);
-  const b = fieldValues(to, definition, defs, true);
+  // With nothing to compare against every path is added: the values' tokens are not needed (a create's case).
+  const b = fieldValues(to, definition, defs, true, from !== undefined);
   const added: string[] = [];
   const removed: string[] = [];
   const modified: string[] = [];

@@ -87,7 +87,12 @@ export function decodeObject(body: Buffer, contentType: string, accepted = ["app
   } catch (err) {
     throw badRequest(`the request body could not be decoded: ${(err as Error).message}`);
   }
-  if (depthOf(value) > MAX_DEPTH) throw badRequest(`the request body could not be decoded: exceeded max depth of ${MAX_DEPTH}`);
+  // Every level of JSON nesting opens with a character of its own: text no longer than the limit
+  // cannot nest deeper, so only longer (or YAML) bodies are walked.
+  const json = contentType !== "application/yaml" && contentType !== "application/apply-patch+yaml";
+  if ((!json || text.length > MAX_DEPTH) && depthOf(value) > MAX_DEPTH) {
+    throw badRequest(`the request body could not be decoded: exceeded max depth of ${MAX_DEPTH}`);
+  }
   return value;
 }
 

@@ -476,9 +476,15 @@ export class ObjectStore {
     return { object, created: false };
   }
 
-  /** Merges `obj` onto the stored `kv` per update rules and writes it with CAS. */
-  private async writeUpdate(ns: string | undefined, name: string, kv: KeyValue, obj: KObject, opts: WriteOptions & { subresource?: string }): Promise<KObject> {
-    const old = this.decode(kv);
+  /** Merges `obj` onto the stored `kv` (decoded: `old`, which is not modified) per update rules and writes it with CAS. */
+  private async writeUpdate(
+    ns: string | undefined,
+    name: string,
+    kv: KeyValue,
+    obj: KObject,
+    opts: WriteOptions & { subresource?: string },
+    old: KObject = this.decode(kv),
+  ): Promise<KObject> {
     let next: KObject;
     if (opts.subresource === "status") {
       const uid = obj.metadata?.uid;
@@ -566,7 +572,8 @@ export class ObjectStore {
       const { kv } = await this.store.get(this.key(ns, name));
       if (!kv) throw notFound(this.qualified, name);
       const current = this.decode(kv);
-      const next = await mutate(structuredClone(current));
+      // The mutable copy is decoded again: cheaper than structuredClone, and `current` stays as stored.
+      const next = await mutate(this.decode(kv));
       this.checkTypeMeta(next);
       this.checkNamespace(next, ns);
       if (next.metadata!.name !== name) {
@@ -575,7 +582,7 @@ export class ObjectStore {
       const rv = next.metadata!.resourceVersion;
       if (rv && rv !== String(kv.modRevision)) throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
       try {
-        return await this.writeUpdate(ns, name, kv, next, opts);
+        return await this.writeUpdate(ns, name, kv, next, opts, current);
       } catch (err) {
         // Someone wrote in between: read again and re-apply (upstream retries without limit; 1,000
         // bounds a bug). A version the patch pinned fails the check above on the next attempt.

@@ -17,7 +17,7 @@
 import type { Node, Pod } from "kubernetes-types/core/v1.js";
 import { type Clock, systemClock } from "../../machinery/clock.js";
 import { NodeTree } from "./node-tree.js";
-import { ImageStateSummary, NodeInfo } from "./node-info.js";
+import { ImageStateSummary, NO_IMAGES, NodeInfo } from "./node-info.js";
 import { podKey } from "./pod-info.js";
 import type { Snapshot } from "./snapshot.js";
 
@@ -249,7 +249,7 @@ export class Cache {
         summaries.set(name, state);
       }
     }
-    info.imageStates = summaries;
+    info.imageStates = summaries.size > 0 ? summaries : NO_IMAGES;
   }
 
   private removeNodeImageStates(node: Node | undefined): void {
@@ -331,6 +331,7 @@ export class Cache {
       if (!existing) {
         updateAllLists = true;
         existing = new NodeInfo();
+        existing.attachPack(snapshot.packed);
         snapshot.nodeInfoMap.set(name, existing);
       }
       const clone = item.info;
@@ -386,6 +387,7 @@ export class Cache {
       if (toDelete <= 0) break;
       const item = this.nodes.get(name);
       if (!item?.info.node()) {
+        snapshot.nodeInfoMap.get(name)?.detachPack();
         snapshot.nodeInfoMap.delete(name);
         toDelete--;
       }

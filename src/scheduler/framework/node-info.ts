@@ -63,6 +63,13 @@ export class ImageStateSummary {
   }
 }
 
+/**
+ * The image states of every node that reports no images: one shared (hot)
+ * map rather than one per node, which ImageLocality would otherwise fetch
+ * from all over the heap for every node it scores.
+ */
+export const NO_IMAGES: ReadonlyMap<string, ImageStateSummary> = new Map();
+
 function podWithAffinity(p: Pod): boolean {
   const a = p.spec?.affinity;
   return !!a && (!!a.podAffinity || !!a.podAntiAffinity);
@@ -85,6 +92,53 @@ function removeFromList(list: PodInfo[], key: string): PodInfo | undefined {
   return undefined;
 }
 
+/** Offsets of a NodeInfo's numbers in {@link PackedResources} (see there). */
+export const PACK_ALLOC_CPU = 0;
+export const PACK_ALLOC_MEMORY = 1;
+export const PACK_ALLOC_EPHEMERAL = 2;
+export const PACK_ALLOWED_PODS = 3;
+export const PACK_REQ_CPU = 4;
+export const PACK_REQ_MEMORY = 5;
+export const PACK_REQ_EPHEMERAL = 6;
+export const PACK_NUM_PODS = 7;
+export const PACK_NONZERO_CPU = 8;
+export const PACK_NONZERO_MEMORY = 9;
+const PACK_STRIDE = 10;
+
+/**
+ * The numbers NodeResourcesFit and the resource scorers read for every node
+ * of every cycle (allocatable, requested and non-zero requested cpu, memory
+ * and ephemeral storage, allowed and current pod counts), for all of a
+ * snapshot's NodeInfos side by side in one Float64Array. Read through the
+ * objects, each node costs several dependent loads scattered over the heap
+ * (NodeInfo, Resource, the boxed number); here it is one slot in a few
+ * hundred kilobytes. A NodeInfo keeps its slot in step with its objects
+ * whenever it changes; the objects stay the source of truth.
+ */
+export class PackedResources {
+  data = new Float64Array(PACK_STRIDE * 64);
+  private used = 0;
+  private readonly free: number[] = [];
+
+  /** A slot's offset into `data`. */
+  alloc(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const offset = this.used;
+    this.used += PACK_STRIDE;
+    if (this.used > this.data.length) {
+      const grown = new Float64Array(Math.max(this.data.length * 2, this.used));
+      grown.set(this.data);
+      this.data = grown;
+    }
+    return offset;
+  }
+
+  release(offset: number): void {
+    this.free.push(offset);
+  }
+}
+
 /** "namespace/name", the key of a PVC in pvcRefCounts and the snapshot's usedPVCSet. */
 export function namespacedName(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -103,11 +157,15 @@ export class NodeInfo {
   nonZeroRequested = new Resource();
   /** node.status.allocatable. */
   allocatable = new Resource();
-  /** Images on the node, by every name they are known by. */
-  imageStates: Map<string, ImageStateSummary> = new Map();
+  /** Images on the node, by every name they are known by (replaced, never changed in place: may be shared). */
+  imageStates: ReadonlyMap<string, ImageStateSummary> = NO_IMAGES;
   /** "namespace/claim" → number of pods on the node using it. */
   pvcRefCounts = new Map<string, number>();
   generation: number;
+  /** The packed copy of the resource numbers, for NodeInfos of a snapshot (see {@link PackedResources}). */
+  pack: PackedResources | undefined = undefined;
+  /** This NodeInfo's offset in `pack.data`. */
+  packSlot = 0;
 
   constructor(...pods: Pod[]) {
     this.generation = nextGeneration();
@@ -165,6 +223,7 @@ export class NodeInfo {
     this.updatePVCRefCounts(pi.pod, sign);
     this.generation = nextGeneration();
     logChange(this);
+    if (this.pack) this.syncPack(this.pack);
   }
 
   private updatePVCRefCounts(pod: Pod, sign: 1 | -1): void {
@@ -186,6 +245,7 @@ export class NodeInfo {
     this.allocatable = Resource.fromList(node.status?.allocatable);
     this.generation = nextGeneration();
     logChange(this);
+    if (this.pack) this.syncPack(this.pack);
   }
 
   /** RemoveNode: forgets the node object, keeping the pods until their deletions arrive. */
@@ -196,12 +256,47 @@ export class NodeInfo {
     logChange(this);
   }
 
-  /** Snapshot/Clone: a copy whose pod lists, ports, resources and counts are independent. */
+  /** Keeps this NodeInfo's numbers in a slot of `pack` from now on. */
+  attachPack(pack: PackedResources): void {
+    if (this.pack === pack) return;
+    this.detachPack();
+    this.pack = pack;
+    this.packSlot = pack.alloc();
+    this.syncPack(pack);
+  }
+
+  /** Gives the slot back (the NodeInfo left its snapshot). */
+  detachPack(): void {
+    this.pack?.release(this.packSlot);
+    this.pack = undefined;
+    this.packSlot = 0;
+  }
+
+  private syncPack(pack: PackedResources): void {
+    const d = pack.data;
+    const o = this.packSlot;
+    const a = this.allocatable;
+    const r = this.requested;
+    d[o + PACK_ALLOC_CPU] = a.milliCPU;
+    d[o + PACK_ALLOC_MEMORY] = a.memory;
+    d[o + PACK_ALLOC_EPHEMERAL] = a.ephemeralStorage;
+    d[o + PACK_ALLOWED_PODS] = a.allowedPodNumber;
+    d[o + PACK_REQ_CPU] = r.milliCPU;
+    d[o + PACK_REQ_MEMORY] = r.memory;
+    d[o + PACK_REQ_EPHEMERAL] = r.ephemeralStorage;
+    d[o + PACK_NUM_PODS] = this.pods.length;
+    d[o + PACK_NONZERO_CPU] = this.nonZeroRequested.milliCPU;
+    d[o + PACK_NONZERO_MEMORY] = this.nonZeroRequested.memory;
+  }
+
+  /** Snapshot/Clone: a copy whose pod lists, ports, resources and counts are independent (and unpacked). */
   snapshot(): NodeInfo {
     const c = Object.create(NodeInfo.prototype) as NodeInfo;
     c.requested = new Resource();
     c.nonZeroRequested = new Resource();
     c.allocatable = new Resource();
+    c.pack = undefined;
+    c.packSlot = 0;
     c.copyFrom(this);
     return c;
   }
@@ -228,5 +323,6 @@ export class NodeInfo {
     this.pvcRefCounts = new Map(other.pvcRefCounts);
     this.generation = other.generation;
     logChange(this);
+    if (this.pack) this.syncPack(this.pack);
   }
 }

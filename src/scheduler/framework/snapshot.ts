@@ -5,7 +5,7 @@
  * place, re-copying only NodeInfos that changed since its generation.
  */
 import type { Node, Pod } from "kubernetes-types/core/v1.js";
-import { NodeInfo } from "./node-info.js";
+import { NodeInfo, PackedResources } from "./node-info.js";
 import type { NodeInfoLister, SharedLister, StorageInfoLister } from "./types.js";
 
 export class Snapshot implements SharedLister, NodeInfoLister, StorageInfoLister {
@@ -18,6 +18,8 @@ export class Snapshot implements SharedLister, NodeInfoLister, StorageInfoLister
   usedPVCSet = new Set<string>();
   /** The highest NodeInfo generation copied into this snapshot. */
   generation = 0;
+  /** The resource numbers of this snapshot's NodeInfos, side by side (see PackedResources). */
+  readonly packed = new PackedResources();
 
   /** NewSnapshot: a snapshot built directly from objects (tests, simulations). */
   static fromObjects(pods: readonly Pod[], nodes: readonly Node[]): Snapshot {
@@ -34,6 +36,7 @@ export class Snapshot implements SharedLister, NodeInfoLister, StorageInfoLister
       let ni = byNode.get(name);
       if (!ni) byNode.set(name, (ni = new NodeInfo()));
       ni.setNode(node);
+      ni.attachPack(s.packed);
       s.nodeInfoMap.set(name, ni);
       s.nodeInfoList.push(ni);
       if (ni.podsWithAffinity.length > 0) s.havePodsWithAffinityNodeInfoList.push(ni);

@@ -86,27 +86,32 @@ export class PairTotals {
   }
 }
 
+interface AggregateEntry<C> {
+  generation: number;
+  contribution: C;
+  /** The pass that last saw the node in the list. */
+  pass: number;
+}
+
 interface AggregateState<C, T> {
-  nodes: NodeInfo[];
-  generations: number[];
-  contributions: C[];
+  /** Each listed node's counted contribution, by NodeInfo. */
+  entries: Map<NodeInfo, AggregateEntry<C>>;
   total: T;
   /** The list the entries were last brought up to date with (snapshot lists are never changed in place). */
   list: readonly NodeInfo[] | undefined;
   /** The NodeInfo change-log position at that time. */
   logPosition: number;
-  /** Index of each NodeInfo in `nodes`; built when the same list comes a second time. */
-  index: Map<NodeInfo, number> | undefined;
+  pass: number;
 }
 
 /**
- * The sum over a node list of per-node contributions, kept per key and
- * brought up to date by recomputing only the entries whose NodeInfo (its
- * identity at that index, or its generation) changed since the last call.
- * Contributions are also memoized per node, so a list that shifted (a node
- * joined it) costs lookups, not scans. Given the same list again (the
- * snapshot's lists are rebuilt, never changed in place), only the NodeInfos
- * the change log names are looked at.
+ * The sum over a node list of per-node contributions, kept per key. Given
+ * the same list again (the snapshot's lists are rebuilt, never changed in
+ * place), only the NodeInfos the change log names since the last call are
+ * looked at; given another list, each node costs one lookup unless it is
+ * new or changed, wherever it moved in the list. Contributions are also
+ * memoized per node and key, so a key dropped from the bounded set and asked
+ * again is rebuilt from lookups, not scans.
  */
 export class NodeAggregates<C, T> {
   private readonly byKey = new Map<string, AggregateState<C, T>>();
@@ -118,7 +123,7 @@ export class NodeAggregates<C, T> {
     private readonly maxKeys = 8,
   ) {}
 
-  /** The up-to-date total for `key` over `nodes`; `compute` gives one node's contribution. Do not mutate it. */
+  /** The up-to-date total for `key` over `nodes` (no node twice); `compute` gives one node's contribution. Do not mutate it. */
   total(key: string, nodes: readonly NodeInfo[], compute: (ni: NodeInfo) => C): T {
     let a = this.byKey.get(key);
     if (a) {
@@ -126,21 +131,14 @@ export class NodeAggregates<C, T> {
       this.byKey.delete(key);
     } else {
       if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value!);
-      a = { nodes: [], generations: [], contributions: [], total: this.empty(), list: undefined, logPosition: 0, index: undefined };
+      a = { entries: new Map(), total: this.empty(), list: undefined, logPosition: 0, pass: 0 };
     }
     this.byKey.set(key, a);
-    // The same list as last time: only NodeInfos changed since can differ, and the
-    // change log names them, so a cycle revisits a few nodes instead of every one.
-    if (a.list === nodes && a.nodes.length === nodes.length) {
-      const st = a;
-      if (!st.index) {
-        st.index = new Map();
-        for (let i = 0; i < st.nodes.length; i++) st.index.set(st.nodes[i]!, i);
-      }
-      const index = st.index;
+    const st = a;
+    if (st.list === nodes) {
       const position = changedSince(st.logPosition, (ni) => {
-        const i = index.get(ni);
-        if (i !== undefined && st.generations[i] !== ni.generation) this.update(st, i, ni, key, compute);
+        const e = st.entries.get(ni);
+        if (e && e.generation !== ni.generation) this.refresh(st, e, ni, key, compute);
       });
       if (position !== undefined) {
         st.logPosition = position;
@@ -148,31 +146,38 @@ export class NodeAggregates<C, T> {
       }
     }
     const position = changePosition();
-    const n = nodes.length;
-    for (let i = 0; i < n; i++) {
+    const pass = ++st.pass;
+    for (let i = 0; i < nodes.length; i++) {
       const ni = nodes[i]!;
-      if (a.nodes[i] === ni && a.generations[i] === ni.generation) continue;
-      this.update(a, i, ni, key, compute);
+      const e = st.entries.get(ni);
+      if (!e) {
+        const c = this.memo.get(ni, key, () => compute(ni));
+        this.apply(st.total, c, 1);
+        st.entries.set(ni, { generation: ni.generation, contribution: c, pass });
+        continue;
+      }
+      if (e.generation !== ni.generation) this.refresh(st, e, ni, key, compute);
+      e.pass = pass;
     }
-    for (let i = n; i < a.nodes.length; i++) this.apply(a.total, a.contributions[i]!, -1);
-    if (a.nodes.length > n) {
-      a.nodes.length = n;
-      a.generations.length = n;
-      a.contributions.length = n;
+    // Nodes no longer listed leave the total.
+    if (st.entries.size > nodes.length) {
+      for (const [ni, e] of st.entries) {
+        if (e.pass === pass) continue;
+        this.apply(st.total, e.contribution, -1);
+        st.entries.delete(ni);
+      }
     }
-    a.list = nodes;
-    a.logPosition = position;
-    a.index = undefined;
-    return a.total;
+    st.list = nodes;
+    st.logPosition = position;
+    return st.total;
   }
 
-  /** Replaces entry `i` (if any) with `ni`'s current contribution. */
-  private update(a: AggregateState<C, T>, i: number, ni: NodeInfo, key: string, compute: (ni: NodeInfo) => C): void {
-    if (i < a.nodes.length) this.apply(a.total, a.contributions[i]!, -1);
+  /** Replaces a node's counted contribution with its current one. */
+  private refresh(a: AggregateState<C, T>, e: AggregateEntry<C>, ni: NodeInfo, key: string, compute: (ni: NodeInfo) => C): void {
+    this.apply(a.total, e.contribution, -1);
     const c = this.memo.get(ni, key, () => compute(ni));
     this.apply(a.total, c, 1);
-    a.nodes[i] = ni;
-    a.generations[i] = ni.generation;
-    a.contributions[i] = c;
+    e.generation = ni.generation;
+    e.contribution = c;
   }
 }

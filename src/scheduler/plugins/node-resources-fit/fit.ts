@@ -6,7 +6,17 @@
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { type CycleState, readState, type StateData } from "../../framework/cycle-state.js";
 import { ActionType, type ClusterEventWithHint, EventResource } from "../../framework/events.js";
-import type { NodeInfo } from "../../framework/node-info.js";
+import {
+  type NodeInfo,
+  PACK_ALLOC_CPU,
+  PACK_ALLOC_EPHEMERAL,
+  PACK_ALLOC_MEMORY,
+  PACK_ALLOWED_PODS,
+  PACK_NUM_PODS,
+  PACK_REQ_CPU,
+  PACK_REQ_EPHEMERAL,
+  PACK_REQ_MEMORY,
+} from "../../framework/node-info.js";
 import { computePodResourceRequest } from "../../framework/pod-resources.js";
 import type { PluginRegistration } from "../../framework/registry.js";
 import { isExtendedResourceName, type Resource } from "../../framework/resource.js";
@@ -111,6 +121,17 @@ export function fitsRequest(
 
 /** Whether every requested resource (and a pod slot) is plainly available. */
 function quickFit(podRequest: Resource, nodeInfo: NodeInfo): boolean {
+  const pack = nodeInfo.pack;
+  if (pack !== undefined) {
+    // The same comparisons on the snapshot's packed numbers (see PackedResources).
+    const d = pack.data;
+    const o = nodeInfo.packSlot;
+    if (d[o + PACK_NUM_PODS]! + 1 > d[o + PACK_ALLOWED_PODS]!) return false;
+    if (podRequest.milliCPU > 0 && podRequest.milliCPU > d[o + PACK_ALLOC_CPU]! - d[o + PACK_REQ_CPU]!) return false;
+    if (podRequest.memory > 0 && podRequest.memory > d[o + PACK_ALLOC_MEMORY]! - d[o + PACK_REQ_MEMORY]!) return false;
+    if (podRequest.ephemeralStorage > 0 && podRequest.ephemeralStorage > d[o + PACK_ALLOC_EPHEMERAL]! - d[o + PACK_REQ_EPHEMERAL]!) return false;
+    return !podRequest.scalarResources || podRequest.scalarResources.size === 0;
+  }
   const alloc = nodeInfo.allocatable;
   const used = nodeInfo.requested;
   if (nodeInfo.pods.length + 1 > alloc.allowedPodNumber) return false;

@@ -4,7 +4,17 @@
  * pod on it and what it can allocate, and hands both to a scoring strategy.
  */
 import type { Pod } from "kubernetes-types/core/v1.js";
-import type { NodeInfo } from "../../framework/node-info.js";
+import {
+  type NodeInfo,
+  PACK_ALLOC_CPU,
+  PACK_ALLOC_EPHEMERAL,
+  PACK_ALLOC_MEMORY,
+  PACK_NONZERO_CPU,
+  PACK_NONZERO_MEMORY,
+  PACK_REQ_CPU,
+  PACK_REQ_EPHEMERAL,
+  PACK_REQ_MEMORY,
+} from "../../framework/node-info.js";
 import { NON_ZERO_DEFAULTS, podRequests } from "../../framework/pod-resources.js";
 import { isScalarResourceName, ResourceCPU, ResourceEphemeralStorage, ResourceMemory } from "../../framework/resource.js";
 import { Status } from "../../framework/status.js";
@@ -42,8 +52,27 @@ export class ResourceAllocationScorer {
     const requested = this.useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested;
     let alloc = 0;
     let req = 0;
+    const pack = nodeInfo.pack;
     // An extended resource the pod does not request does not count.
     if (!(podRequest === 0 && isScalarResourceName(resource))) {
+      if (pack !== undefined && (resource === ResourceCPU || resource === ResourceMemory || resource === ResourceEphemeralStorage)) {
+        // The same numbers from the snapshot's packed copy (see PackedResources).
+        const d = pack.data;
+        const o = nodeInfo.packSlot;
+        if (resource === ResourceCPU) {
+          alloc = d[o + PACK_ALLOC_CPU]!;
+          req = d[o + (this.useRequested ? PACK_REQ_CPU : PACK_NONZERO_CPU)]! + podRequest;
+        } else if (resource === ResourceMemory) {
+          alloc = d[o + PACK_ALLOC_MEMORY]!;
+          req = d[o + (this.useRequested ? PACK_REQ_MEMORY : PACK_NONZERO_MEMORY)]! + podRequest;
+        } else {
+          alloc = d[o + PACK_ALLOC_EPHEMERAL]!;
+          req = d[o + PACK_REQ_EPHEMERAL]! + podRequest;
+        }
+        this.allocatable[i] = alloc;
+        this.requested[i] = alloc === 0 ? 0 : req;
+        return;
+      }
       switch (resource) {
         case ResourceCPU:
           alloc = nodeInfo.allocatable.milliCPU;

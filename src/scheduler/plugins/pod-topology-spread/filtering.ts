@@ -93,6 +93,21 @@ export class PreFilterState implements StateData {
     readonly tpPairToMatchNum: PairCounts,
   ) {}
 
+  private selfMatchLabels: Readonly<Record<string, string>> | undefined;
+  private selfMatch: number[] | undefined;
+
+  /**
+   * Per constraint, 1 when its selector matches the pod's own labels: the
+   * same for every node Filter sees, so worked out once per label set.
+   */
+  selfMatchNums(podLabels: Readonly<Record<string, string>> | undefined): readonly number[] {
+    if (!this.selfMatch || this.selfMatchLabels !== podLabels) {
+      this.selfMatch = this.constraints.map((c) => (c.selector.matches(podLabels) ? 1 : 0));
+      this.selfMatchLabels = podLabels;
+    }
+    return this.selfMatch;
+  }
+
   /** minMatchNum: the global minimum for the skew, 0 while there are fewer domains than minDomains. */
   minMatchNum(tpKey: string, minDomains: number): number | string {
     const paths = this.tpKeyToCriticalPaths.get(tpKey);
@@ -192,14 +207,15 @@ export function filter(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status 
   // An "empty" state tolerates every pod.
   if (s.constraints.length === 0) return null;
   const labels = node.metadata?.labels ?? {};
-  const podLabels = pod.metadata?.labels;
-  for (const c of s.constraints) {
+  const selfMatchNums = s.selfMatchNums(pod.metadata?.labels);
+  for (let i = 0; i < s.constraints.length; i++) {
+    const c = s.constraints[i]!;
     const tpKey = c.topologyKey;
     if (!Object.hasOwn(labels, tpKey)) return Status.of(Code.UnschedulableAndUnresolvable, ErrReasonNodeLabelNotMatch);
     const minMatchNum = s.minMatchNum(tpKey, c.minDomains);
     // An internal inconsistency: upstream logs it and skips the constraint.
     if (typeof minMatchNum === "string") continue;
-    const selfMatchNum = c.selector.matches(podLabels) ? 1 : 0;
+    const selfMatchNum = selfMatchNums[i]!;
     const matchNum = getPair(s.tpPairToMatchNum, tpKey, labels[tpKey]!) ?? 0;
     if (matchNum + selfMatchNum - minMatchNum > c.maxSkew) return Status.of(Code.Unschedulable, ErrReasonConstraintsNotMatch);
   }
