@@ -139,6 +139,7 @@ describe("schedulePod", () => {
       deleteNominatedPodIfExists: () => {},
       updateNominatedPod: () => {},
       nominatedPodsForNode: (n) => pods.get(n) ?? [],
+      hasNominatedPods: () => pods.size > 0,
     });
     pods.set("n1", [new PodInfo(nominated)]);
     const low = fwk.schedulePod(new CycleState(), makePod("low").priority(5).req({ cpu: "1" }).obj());

@@ -295,6 +295,8 @@ export interface PodNominator {
   deleteNominatedPodIfExists(pod: Pod): void;
   updateNominatedPod(oldPod: Pod, newPodInfo: PodInfo): void;
   nominatedPodsForNode(nodeName: string): PodInfo[];
+  /** Whether any pod is nominated at all (lets Filter skip the per-node lookup in the common case). */
+  hasNominatedPods(): boolean;
 }
 
 /** A permit-waiting pod (framework.WaitingPod). */

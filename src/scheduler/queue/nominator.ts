@@ -72,6 +72,11 @@ export class Nominator implements PodNominator {
     this.addNominatedPod(newPodInfo, info);
   }
 
+  /** Whether any pod is nominated to any node (the filter loop's fast path: usually none). */
+  hasNominatedPods(): boolean {
+    return this.nominatedPods.size > 0;
+  }
+
   /** The pods nominated to a node (a copy; empty lists are shared and must not be modified). */
   nominatedPodsForNode(nodeName: string): PodInfo[] {
     const list = this.nominatedPods.get(nodeName);

@@ -498,4 +498,8 @@ export class PriorityQueue implements PodNominator {
   nominatedPodsForNode(nodeName: string): PodInfo[] {
     return this.nominator.nominatedPodsForNode(nodeName);
   }
+
+  hasNominatedPods(): boolean {
+    return this.nominator.hasNominatedPods();
+  }
 }

@@ -39,6 +39,7 @@ function frameworkFor(w: World, preemptor: Pod): Framework {
     deleteNominatedPodIfExists: () => {},
     updateNominatedPod: () => {},
     nominatedPodsForNode: (n) => (w.nominated ?? []).filter((pi) => pi.pod.status?.nominatedNodeName === n),
+    hasNominatedPods: () => (w.nominated ?? []).length > 0,
   };
   const r = Framework.create(
     registry,
