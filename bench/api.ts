@@ -9,11 +9,13 @@
  *   half selected by metadata.name); mutating p99 at an open-loop 1,000
  *   creates/s; server RSS idle and with 10,000 pods; the bare server's
  *   GETs/s and POSTs/s with the same TLS material and clients, and skiff's
- *   figures as a ratio of those.
+ *   figures as a ratio of those; RBAC: GETs/s of a user (not system:masters)
+ *   allowed through its only binding, cluster-admin, then through the last
+ *   of 200 Roles bound to it by 200 RoleBindings, and their ratio.
  *
  * Flags: --smoke (tiny sizes, for CI), --seconds N (each throughput and paced
  * window), --clients N, --pods N, --watchers N, --watch-writes N, --rate N,
- * --phases list,gets,creates,paced,watch,bare (a subset; the rest are null),
+ * --phases list,gets,rbac,creates,paced,watch,bare (a subset; the rest are null),
  * --server-cpu-prof DIR (run the server under --cpu-prof, profile into DIR),
  * --server-main FILE (run a built `dist/src/cli/main.js` instead of the
  * sources under tsx, whose loader alone adds ~35 MB of RSS),
@@ -24,14 +26,15 @@
  * mode; the reading 2 s after start is reported as rssMB.startup).
  * Progress goes to standard error; only the JSON line goes to standard output.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Client, type Reply, readKubeconfig, type Stream } from "./support/https-client.js";
+import { issueCertificate } from "../src/pki/certs.js";
+import { Client, type Credentials, type Reply, readKubeconfig, type Stream } from "./support/https-client.js";
 import { type Child, rssMB, startBareServer, startSkiffServer } from "./support/processes.js";
 
-const ALL_PHASES = ["list", "gets", "creates", "paced", "watch", "bare"] as const;
+const ALL_PHASES = ["list", "gets", "rbac", "creates", "paced", "watch", "bare"] as const;
 type Phase = (typeof ALL_PHASES)[number];
 
 const { values } = parseArgs({
@@ -325,8 +328,87 @@ const result: Record<string, unknown> = {
   rssMB: null,
   bare: null,
   ratios: null,
+  rbac: null,
   targets: null,
 };
+
+/** Roles (and RoleBindings) in place for the RBAC figure. */
+const RBAC_ROLES = smoke ? 20 : 200;
+
+/**
+ * GETs/s of plain users authorized by RBAC: `bench-rbac-admin` through a
+ * ClusterRoleBinding to cluster-admin alone, `bench-rbac-roles` through the
+ * last of RBAC_ROLES Roles, each bound to it by its own RoleBinding (the
+ * others grant unrelated resources, so every rule is visited). The admin
+ * user is measured once before the Roles exist, then both users in
+ * alternating windows (3 rounds) so a noisy machine hits both alike; the
+ * ratio is of the alternating windows' medians.
+ */
+async function rbacFigure(admin: Client, creds: Credentials, tlsDir: string, getPath: string) {
+  const ca = { certPem: readFileSync(join(tlsDir, "client-ca.crt"), "utf8"), keyPem: readFileSync(join(tlsDir, "client-ca.key"), "utf8") };
+  const clientFor = async (user: string) => {
+    const cert = await issueCertificate({ ca, commonName: user, usages: ["client"], validDays: 1 });
+    return new Client({ ...creds, cert: cert.certPem, key: cert.keyPem }, clients);
+  };
+  const rbac = "/apis/rbac.authorization.k8s.io/v1";
+  const subject = (name: string) => [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name }];
+  const ac = await clientFor("bench-rbac-admin");
+  const rc = await clientFor("bench-rbac-roles");
+  const waitAllowed = async (c: Client) => {
+    for (let i = 0; i < 400; i++) {
+      if ((await c.send("GET", getPath)).status === 200) return;
+      await sleep(25);
+    }
+    throw new Error("RBAC change did not take effect");
+  };
+  const gets = (c: Client) => measured(clients, () => async () => errors.check("rbac get", await c.send("GET", getPath), 200));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  try {
+    const crb = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: "bench-rbac-admin" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+      subjects: subject("bench-rbac-admin"),
+    };
+    errors.must("crb create", await admin.send("POST", `${rbac}/clusterrolebindings`, { body: JSON.stringify(crb) }), 201);
+    await waitAllowed(ac);
+    say("RBAC: GETs via cluster-admin only, before any Role exists");
+    const beforeRoles = await gets(ac);
+    for (let i = 0; i < RBAC_ROLES; i++) {
+      const last = i === RBAC_ROLES - 1;
+      const role = {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: `bench-role-${i}`, namespace: NS },
+        rules: [last ? { apiGroups: [""], resources: ["pods"], verbs: ["get"] } : { apiGroups: ["bench.skiff.io"], resources: [`widgets${i}`], verbs: ["get", "list"] }],
+      };
+      errors.must("role create", await admin.send("POST", `${rbac}/namespaces/${NS}/roles`, { body: JSON.stringify(role) }), 201);
+      const rb = {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: `bench-rb-${i}`, namespace: NS },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: subject("bench-rbac-roles"),
+      };
+      errors.must("rolebinding create", await admin.send("POST", `${rbac}/namespaces/${NS}/rolebindings`, { body: JSON.stringify(rb) }), 201);
+    }
+    await waitAllowed(rc);
+    const viaAdmin: number[] = [];
+    const viaRoles: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      say(`RBAC round ${round + 1}/3: GETs via cluster-admin, then via the last of ${RBAC_ROLES} Roles`);
+      viaAdmin.push(await gets(ac));
+      viaRoles.push(await gets(rc));
+    }
+    const a = median(viaAdmin);
+    const r = median(viaRoles);
+    return { roles: RBAC_ROLES, roleBindings: RBAC_ROLES, getsPerSecOnlyClusterAdminBeforeRoles: beforeRoles, getsPerSecOnlyClusterAdmin: viaAdmin, getsPerSecWithRoles: viaRoles, ratio: round(r / a, 3) };
+  } finally {
+    ac.close();
+    rc.close();
+  }
+}
 try {
   say(`starting skiff server in ${dir}`);
   const server = await startSkiffServer(join(dir, "skiff"), {
@@ -351,6 +433,9 @@ try {
   rss.idle = rssMB(server.pid).rss;
   say(`idle RSS ${rss.idle} MB`);
   errors.must("namespace create", await c.send("POST", "/api/v1/namespaces", { body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }) }), 201);
+  // The controller manager (whose ServiceAccount controller makes it) is off: ServiceAccount admission needs `default`.
+  const sa = await c.send("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, { body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } }) });
+  if (sa.status !== 409) errors.must("serviceaccount create", sa, 201);
 
   // The ceiling runs beside the server, each of its windows right after
   // skiff's matching one, so drift on a shared machine hits both alike.
@@ -405,6 +490,7 @@ try {
     result.getsPerSec = await measured(clients, () => async () => errors.check("get", await c.send("GET", getPath), 200));
     await bareGets(getPath);
   }
+  if (run("rbac")) result.rbac = await rbacFigure(c, creds, join(dir, "skiff", "tls"), getPath);
   if (run("creates")) {
     say(`creates with ${clients} clients`);
     result.createsPerSec = await measured(clients, (tag) => async (w, i) => errors.check("create", await c.send("POST", PODS, { body: podBody(`c-${tag}-${w}-${i}`) }), 201));
@@ -451,6 +537,7 @@ try {
     list10kAtMost300ms: list ? list.json <= 300 && list.table <= 300 : null,
     watchP99AtMost100ms: watch ? watch.p99 <= 100 && watch.missed === 0 : null,
     idleRssAtMost100MB: check(num(rss.idle), (x) => x <= 100),
+    rbacRatioAtLeast0_9: result.rbac ? (result.rbac as { ratio: number }).ratio >= 0.9 : null,
   };
   result.errors = errors.counts;
   process.stdout.write(JSON.stringify(result) + "\n");

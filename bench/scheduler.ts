@@ -7,7 +7,9 @@
  *
  *   basic: N nodes, P pods (5,000 / 10,000): pods/s from the first to the
  *     last binding seen, p50/p99 latency from a pod's create reply to its
- *     binding arriving on the watch;
+ *     binding arriving on the watch, the Scheduled events written (one per
+ *     pod; a scheduler that falls behind drops them) and how long after the
+ *     last binding the last one appeared; server CPU includes writing them;
  *   affinity: required pod anti-affinity (one per hostname per group) and a
  *     zone topology spread on 1,000 nodes: pods/s;
  *   retry: server CPU per unschedulable-pod retry with --retry-running
@@ -21,7 +23,8 @@
  * Flags: --smoke (tiny sizes, for CI), --nodes N, --pods N, --affinity-nodes N,
  * --affinity-pods N, --retry-pods N, --retry-rounds N, --retry-running N, --clients N,
  * --server-main FILE (a built dist/src/cli/main.js instead of the sources),
- * --server-cpu-prof DIR, --server-log FILE, --phases basic,affinity,retry.
+ * --server-cpu-prof DIR, --server-log FILE, --server-node-args "ARGS" (extra node
+ * flags for the server, e.g. V8 GC settings), --phases basic,affinity,retry.
  * Progress goes to standard error; only the JSON line to standard output.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     phases: { type: "string", default: "basic,affinity,retry" },
     "server-main": { type: "string" },
     "server-cpu-prof": { type: "string" },
+    "server-node-args": { type: "string" },
     "server-log": { type: "string" },
   },
 });
@@ -172,6 +176,33 @@ class BindingWatch {
   }
 }
 
+/** The number of Events in a namespace (one cheap LIST: limit=1 and its remainingItemCount). */
+async function eventCount(c: Client, ns: string): Promise<number> {
+  const r = await c.send("GET", `/apis/events.k8s.io/v1/namespaces/${ns}/events?limit=1`);
+  if (r.status !== 200) throw new Error(`list events: HTTP ${r.status}`);
+  const list = JSON.parse(r.body.toString()) as { items: unknown[]; metadata?: { remainingItemCount?: number } };
+  return list.items.length + (list.metadata?.remainingItemCount ?? 0);
+}
+
+/**
+ * Waits until `want` Events exist in `ns` (the scheduler writes one per
+ * binding, after it), or the count stops growing for `quietMs`; returns the
+ * count and how long after `since` it was reached.
+ */
+async function waitForEvents(c: Client, ns: string, want: number, since: number, quietMs = 10_000): Promise<{ events: number; lagSeconds: number }> {
+  let last = -1;
+  let lastChange = performance.now();
+  for (;;) {
+    const n = await eventCount(c, ns);
+    if (n !== last) {
+      last = n;
+      lastChange = performance.now();
+    }
+    if (n >= want || performance.now() - lastChange > quietMs) return { events: n, lagSeconds: round((lastChange - since) / 1000, 2) };
+    await sleep(250);
+  }
+}
+
 async function must(c: Client, method: string, path: string, body: string, want: number): Promise<void> {
   const r = await c.send(method, path, { body });
   if (r.status !== want) throw new Error(`${method} ${path}: HTTP ${r.status}: ${r.body.toString().slice(0, 300)}`);
@@ -208,8 +239,9 @@ async function freshServer(name: string): Promise<{ server: Child; c: Client }> 
   const prof = values["server-cpu-prof"];
   const srv = await startSkiffServer(join(dir, name), {
     main: values["server-main"] ? resolve(values["server-main"]) : undefined,
-    nodeArgs: prof ? ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`] : [],
-    extraArgs: ["--disable", "controller-manager"],
+    nodeArgs: [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`] : []), ...(values["server-node-args"]?.split(" ").filter((a) => a !== "") ?? [])],
+    // As upstream's scheduler_perf: no controller manager, so no ServiceAccount admission either.
+    extraArgs: ["--disable", "controller-manager", "--disable-admission-plugins", "ServiceAccount"],
     logFile: values["server-log"] ? resolve(values["server-log"]) : undefined,
   });
   return { server: srv, c: new Client(readKubeconfig((srv as Child & { kubeconfig: string }).kubeconfig), clients) };
@@ -237,9 +269,13 @@ try {
     const created = await createPods(c, "basic", Array.from({ length: numPods }, (_, i) => `p-${i}`), (n) => pod("basic", n));
     await watch.waitFor(numPods);
     const t = throughput(watch, created);
+    // Every binding is followed by a Scheduled event; the CPU counted includes writing them.
+    const ev = await waitForEvents(c, "basic", numPods, Math.max(...watch.boundAt.values()));
     const benchCpu = process.cpuUsage(bench0);
     result.basic = {
       ...t,
+      scheduledEvents: ev.events,
+      eventsLagSeconds: ev.lagSeconds,
       serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2),
       serverThreads: threadSplit(pid, threads0),
       benchCpuSeconds: round((benchCpu.user + benchCpu.system) / 1e6, 2),
@@ -331,7 +367,16 @@ try {
       );
     });
     await watch.waitFor(affinityPods);
-    result.affinity = { nodes: affinityNodes, ...throughput(watch, created), serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2), serverThreads: threadSplit(pid, threads0) };
+    const t = throughput(watch, created);
+    const ev = await waitForEvents(c, "affinity", affinityPods, Math.max(...watch.boundAt.values()));
+    result.affinity = {
+      nodes: affinityNodes,
+      ...t,
+      scheduledEvents: ev.events,
+      eventsLagSeconds: ev.lagSeconds,
+      serverCpuSeconds: round(cpuSeconds(pid) - cpu0, 2),
+      serverThreads: threadSplit(pid, threads0),
+    };
     watch.close();
     say(`affinity: ${JSON.stringify(result.affinity)}`);
   }

@@ -22,7 +22,8 @@ const NS = "robust";
 const CMS = `/api/v1/namespaces/${NS}/configmaps`;
 
 before(async () => {
-  srv = await startTestServer();
+  // The API alone: the controller manager would add ConfigMaps (kube-root-ca.crt) to the namespaces these tests count.
+  srv = await startTestServer(["--disable", "controller-manager"]);
   srv.process.stderr?.on("data", (d: Buffer) => (serverLog += d.toString()));
   api = RawClient.fromKubeconfig(srv.kubeconfig, srv.port);
   const r = await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,26 +20,9 @@ import { RestClient } from "../src/client/rest-client.js";
 import { StatusError } from "../src/machinery/status-error.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { eventually } from "./support/eventually.js";
 
-const TOKEN = "disruption-sim-token-0123456789";
 const NS = "budgets";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 const figures = (p: PodDisruptionBudget) => {
   const s = p.status;
@@ -63,17 +46,15 @@ describe("PodDisruptionBudget status (disruption controller)", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-disruption-e2e-"));
-    const tokens = join(dir, "tokens.csv");
-    writeFileSync(tokens, `${TOKEN},system:node:pdb,uid-kubelet-pdb,"system:nodes"\n`);
-    server = await startTestServer(["--token-auth-file", tokens]);
+    server = await startTestServer([]);
+    // The join token: each simulated node gets its own system:node:NAME certificate.
+    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
     agent = skiffBackground([
       "agent",
       "--server",
       `https://127.0.0.1:${server.port}`,
       "--token",
-      TOKEN,
-      "--certificate-authority",
-      join(server.dataDir, "tls", "server-ca.crt"),
+      joinToken,
       "--runtime",
       "sim",
       "--simulate-nodes",

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,27 +21,11 @@ import { RestClient } from "../src/client/rest-client.js";
 import { isNotFound } from "../src/machinery/status-error.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { eventually } from "./support/eventually.js";
 
-const TOKEN = "volume-sim-token-0123456789";
 const NS = "storage";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 describe("persistent volumes (persistentvolume-binder, local-path-provisioner, pvc/pv-protection)", () => {
   let server: TestServer;
@@ -62,17 +46,15 @@ describe("persistent volumes (persistentvolume-binder, local-path-provisioner, p
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-volume-e2e-"));
-    const tokens = join(dir, "tokens.csv");
-    writeFileSync(tokens, `${TOKEN},system:node:vol,uid-kubelet-vol,"system:nodes"\n`);
-    server = await startTestServer(["--token-auth-file", tokens]);
+    server = await startTestServer([]);
+    // The join token: each simulated node gets its own system:node:NAME certificate.
+    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
     agent = skiffBackground([
       "agent",
       "--server",
       `https://127.0.0.1:${server.port}`,
       "--token",
-      TOKEN,
-      "--certificate-authority",
-      join(server.dataDir, "tls", "server-ca.crt"),
+      joinToken,
       "--runtime",
       "sim",
       "--simulate-nodes",

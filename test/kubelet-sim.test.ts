@@ -1,35 +1,19 @@
 /**
  * A real `skiff server` (with its scheduler) and a real `skiff agent
- * --runtime sim --simulate-nodes 3`, authenticated by a bearer token from
- * the server's --token-auth-file, driven with kubectl as a user would.
+ * --runtime sim --simulate-nodes 3` joined with the server's join token
+ * (each simulated node gets its own `system:node:NAME` certificate, as the
+ * Node authorizer wants), driven with kubectl as a user would.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
-
-const TOKEN = "kubelet-sim-token-0123456789";
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+import { eventually } from "./support/eventually.js";
 
 describe("skiff agent --runtime sim", () => {
   let server: TestServer;
@@ -50,8 +34,6 @@ describe("skiff agent --runtime sim", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-kubelet-sim-"));
-    const tokens = join(dir, "tokens.csv");
-    writeFileSync(tokens, `${TOKEN},system:node:sim,uid-kubelet-sim,"system:nodes"\n`);
     const kubeletConfig = join(dir, "kubelet.yaml");
     writeFileSync(
       kubeletConfig,
@@ -68,15 +50,14 @@ describe("skiff agent --runtime sim", () => {
         "",
       ].join("\n"),
     );
-    server = await startTestServer(["--token-auth-file", tokens]);
+    server = await startTestServer([]);
+    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
     agent = skiffBackground([
       "agent",
       "--server",
       `https://127.0.0.1:${server.port}`,
       "--token",
-      TOKEN,
-      "--certificate-authority",
-      join(server.dataDir, "tls", "server-ca.crt"),
+      joinToken,
       "--runtime",
       "sim",
       "--simulate-nodes",

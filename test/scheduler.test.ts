@@ -11,7 +11,8 @@ import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 
 let srv: TestServer;
 before(async () => {
-  srv = await startTestServer(["--disable", "controller-manager"]);
+  // As upstream's scheduler tests: without the controller manager no ServiceAccount appears in new namespaces.
+  srv = await startTestServer(["--disable", "controller-manager", "--disable-admission-plugins", "ServiceAccount"]);
   ok(srv.kubectl(["create", "namespace", "sched"]), "namespace");
 });
 after(async () => {

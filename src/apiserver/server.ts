@@ -13,7 +13,7 @@ import { CustomOpenAPISpecs } from "../api/openapi/custom-specs.js";
 import { BUILTIN_RESOURCES, type ResourceType } from "../api/resources.js";
 import { type Clock, systemClock } from "../machinery/clock.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
-import { forbidden, notFound, StatusError, tooManyRequests, unauthorized } from "../machinery/status-error.js";
+import { notFound, StatusError, tooManyRequests, unauthorized } from "../machinery/status-error.js";
 import type { Store } from "../storage/store.js";
 import { AdmissionChain, type AdmissionPlugin } from "./admission/admission.js";
 import { defaultStorageClass } from "./admission/default-storage-class.js";
@@ -21,8 +21,18 @@ import { defaultTolerationSeconds } from "./admission/default-toleration-seconds
 import { priority } from "./admission/priority.js";
 import { storageObjectInUseProtection } from "./admission/storage-object-in-use-protection.js";
 import { namespaceLifecycle } from "./admission/namespace-lifecycle.js";
+import { limitRanger } from "./admission/limit-ranger.js";
+import { resourceQuota } from "./admission/resource-quota.js";
+import { serviceAccountAdmission } from "./admission/service-account.js";
+import { podSecurity } from "./admission/pod-security/pod-security.js";
+import { nodeRestriction } from "./admission/node-restriction.js";
+import { createNodeAuthorizer, type RunningNodeAuthorizer } from "./auth/node/index.js";
+import { readerGetter, type ServiceAccountTokens } from "./auth/serviceaccount/service-account-tokens.js";
+import { ensureDefaultServiceAccounts } from "./auth/serviceaccount/default-service-accounts.js";
 import type { Authenticator, UserInfo } from "./auth/authn.js";
-import { type Authorizer, forbiddenMessage } from "./auth/authz.js";
+import { type Authorizer, AuthorizerChain, forbiddenError, privilegedGroupAuthorizer } from "./auth/authz.js";
+import { impersonate } from "./auth/rbac/impersonation.js";
+import { Rbac } from "./auth/rbac/rbac.js";
 import { REVIEW_RESOURCES, ReviewHandler } from "./auth/reviews.js";
 import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type DiscoverySource } from "./discovery.js";
 import { ResourceHandler, type StrategicPatcher, type TablePrinter } from "./handlers/resource.js";
@@ -52,9 +62,18 @@ export interface ApiServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly authenticator: Authenticator;
-  readonly authorizer: Authorizer;
+  /**
+   * The authorizer chain; undefined means upstream's
+   * `--authorization-mode=Node,RBAC` over this server's own RBAC objects
+   * (system:masters first, as upstream's privileged group).
+   */
+  readonly authorizer?: Authorizer;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** ServiceAccount tokens: TokenRequest, issuer discovery (their authenticators go in `authenticator`); none when absent. */
+  readonly serviceAccountTokens?: ServiceAccountTokens;
+  /** Admission plugins left out by name (kube-apiserver's --disable-admission-plugins), e.g. "ServiceAccount". */
+  readonly disabledAdmissionPlugins?: readonly string[];
   /** Extra admission plugins, after the built-in ones. */
   readonly admission?: readonly AdmissionPlugin[];
   readonly printTable?: TablePrinter;
@@ -107,7 +126,19 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   private ready = false;
   private address = "";
   /** Listers for admission: namespaces, priority classes, storage classes. */
-  private readonly caches: { namespaces: ObjectCache; priorityClasses: ObjectCache; storageClasses: ObjectCache };
+  private readonly caches: {
+    namespaces: ObjectCache;
+    priorityClasses: ObjectCache;
+    storageClasses: ObjectCache;
+    serviceAccounts: ObjectCache;
+    limitRanges: ObjectCache;
+    resourceQuotas: ObjectCache;
+  };
+  /** RBAC: policy index, bootstrap policy, escalation prevention. */
+  readonly rbac: Rbac;
+  private readonly authorizer: Authorizer;
+  /** The Node authorizer's graph of what each node's pods use, kept from the pods and PersistentVolumes. */
+  private readonly nodeAuthorizer: RunningNodeAuthorizer;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -126,24 +157,62 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       namespaces: new ObjectCache(this.objects("", "v1", "namespaces"), this.log),
       priorityClasses: new ObjectCache(this.objects("scheduling.k8s.io", "v1", "priorityclasses"), this.log),
       storageClasses: new ObjectCache(this.objects("storage.k8s.io", "v1", "storageclasses"), this.log),
+      serviceAccounts: new ObjectCache(this.objects("", "v1", "serviceaccounts"), this.log),
+      limitRanges: new ObjectCache(this.objects("", "v1", "limitranges"), this.log),
+      resourceQuotas: new ObjectCache(this.objects("", "v1", "resourcequotas"), this.log),
     };
-    this.handler = new ResourceHandler({
-      lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`) ?? this.custom.get(`${g}/${v}/${p}`)?.store,
+    this.rbac = new Rbac({
+      stores: {
+        ClusterRole: this.objects("rbac.authorization.k8s.io", "v1", "clusterroles"),
+        ClusterRoleBinding: this.objects("rbac.authorization.k8s.io", "v1", "clusterrolebindings"),
+        Role: this.objects("rbac.authorization.k8s.io", "v1", "roles"),
+        RoleBinding: this.objects("rbac.authorization.k8s.io", "v1", "rolebindings"),
+      },
+      logger: this.log.with({ component: "rbac" }),
+    });
+    this.nodeAuthorizer = createNodeAuthorizer({
+      pods: this.objects("", "v1", "pods"),
+      persistentVolumes: this.objects("", "v1", "persistentvolumes"),
+      logger: this.log.with({ component: "node-authorizer" }),
+    });
+    this.authorizer = opts.authorizer ?? new AuthorizerChain([privilegedGroupAuthorizer, this.nodeAuthorizer, this.rbac.authorizer]);
+    const admission = new AdmissionChain(
       // Upstream's order (kube-apiserver AllOrderedPlugins), the security issue adds its own.
-      admission: new AdmissionChain([
+      [
         namespaceLifecycle(this.caches.namespaces),
+        limitRanger({ limitRanges: this.caches.limitRanges, live: this.objects("", "v1", "limitranges"), clock }),
+        serviceAccountAdmission({ serviceAccounts: { find: (ns, name) => this.caches.serviceAccounts.find(ns, name) } }),
+        nodeRestriction({ pods: this.objects("", "v1", "pods"), nodes: this.objects("", "v1", "nodes") }),
+        podSecurity({ namespaces: this.caches.namespaces, pods: this.objects("", "v1", "pods"), logger: this.log.with({ component: "pod-security" }) }),
         priority({ priorityClasses: this.caches.priorityClasses }),
         defaultTolerationSeconds(),
         defaultStorageClass({ storageClasses: this.caches.storageClasses }),
         storageObjectInUseProtection(),
+        this.rbac.escalationPrevention(() => this.authorizer),
+        // Last, as upstream: it charges what every earlier plugin admitted.
+        resourceQuota({ quotas: this.objects("", "v1", "resourcequotas"), cached: this.caches.resourceQuotas, clock }),
         ...(opts.admission ?? []),
-      ]),
+      ].filter((p) => !(opts.disabledAdmissionPlugins ?? []).includes(p.name)),
+    );
+    this.handler = new ResourceHandler({
+      lookup: (g, v, p) => this.stores.get(`${g}/${v}/${p}`) ?? this.custom.get(`${g}/${v}/${p}`)?.store,
+      admission,
       printTable: opts.printTable ?? tablePrinter,
       strategicPatch: opts.strategicPatch ?? strategicPatchBuiltin,
       defaultWatchTimeoutSeconds: () => randomInt(1800, 3600),
     });
     this.kubelet = new KubeletProxy({ pods: this.objects("", "v1", "pods"), nodes: this.objects("", "v1", "nodes"), client: opts.kubeletClient, logger: this.log });
-    this.reviews = new ReviewHandler({ authenticator: opts.authenticator, authorizer: opts.authorizer });
+    this.reviews = new ReviewHandler({ authenticator: opts.authenticator, authorizer: this.authorizer, apiAudiences: opts.serviceAccountTokens?.config.apiAudiences });
+    opts.serviceAccountTokens?.attach(
+      readerGetter({
+        serviceAccounts: this.caches.serviceAccounts,
+        pods: this.objects("", "v1", "pods"),
+        secrets: this.objects("", "v1", "secrets"),
+        nodes: this.objects("", "v1", "nodes"),
+      }),
+      // TokenRequests pass admission as creates of serviceaccounts/token (NodeRestriction limits nodes to their pods' tokens).
+      (attrs) => admission.run(attrs),
+    );
     this.metrics = new MetricsApi({
       nodes: this.objects("", "v1", "nodes"),
       pods: this.objects("", "v1", "pods"),
@@ -184,6 +253,10 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   /** Starts listening; resolves with the bound port. */
   async start(): Promise<number> {
     for (const c of Object.values(this.caches)) await c.start();
+    // Before listening: ServiceAccount admission needs them, and the controller that also makes them may start much later.
+    await ensureDefaultServiceAccounts({ namespaces: this.objects("", "v1", "namespaces"), serviceAccounts: this.objects("", "v1", "serviceaccounts") }, this.log);
+    await this.rbac.start();
+    await this.nodeAuthorizer.start();
     await this.crdController.start();
     const server = createServer(
       {
@@ -218,6 +291,8 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
   async stop(): Promise<void> {
     this.ready = false;
     for (const c of Object.values(this.caches)) c.stop();
+    this.rbac.stop();
+    this.nodeAuthorizer.stop();
     this.crdController.stop();
     this.kubelet.close();
     await this.metrics.stop();
@@ -253,15 +328,11 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
         user = await this.opts.authenticator.authenticate(req);
         if (!user) throw unauthorized();
         const info = parseRequestInfo(req.method ?? "GET", url);
-        const decision = await this.opts.authorizer.authorize(user, info);
-        if (decision.decision !== "allow") {
-          throw forbidden(`${forbiddenMessage(user, info)}${decision.reason ? `: ${decision.reason}` : ""}`, {
-            name: info.name,
-            group: info.group,
-            kind: info.resource,
-          });
-        }
+        user = await impersonate(req, user, this.authorizer);
+        const decision = await this.authorizer.authorize(user, info);
+        if (decision.decision !== "allow") throw forbiddenError(user, info, decision.reason);
         if (this.reviews.handles(info)) return await this.reviews.serve({ info, url, req, res, user });
+        if (this.opts.serviceAccountTokens?.handles(info)) return await this.opts.serviceAccountTokens.serve({ info, url, req, res, user });
         if (this.kubelet.handles(info)) return await this.kubelet.serve({ info, url, req, res, user });
         if (this.metrics.handles(info)) return await this.metrics.serve({ info, url, req, res });
         if (info.isResourceRequest) return await this.handler.handle({ info, url, req, res, user });
@@ -353,6 +424,7 @@ export class ApiServer implements DiscoverySource, CustomResourceRegistry {
       if (doc) return send(res, 200, doc);
     }
     if (openapiRoutes(req, res, url, this.openapi)) return;
+    if (this.opts.serviceAccountTokens && (await this.opts.serviceAccountTokens.serveDiscovery(req, res, url))) return;
     if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return;
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("404 page not found\n");

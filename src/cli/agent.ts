@@ -88,6 +88,31 @@ export async function agentCredentials(flags: AgentFlags, log: Logger): Promise<
   };
 }
 
+/**
+ * With a join token and `--simulate-nodes`, each simulated node joins as
+ * itself (`system:node:NAME-i`, its own key and certificate kept under
+ * `<data-dir>/agent/pki/NAME-i`), as that many real kubelets would;
+ * undefined without a join token (a bearer token or kubeconfig serves all).
+ */
+export async function simulatedNodeCredentials(flags: AgentFlags, names: readonly string[], log: Logger): Promise<Map<string, ClientConfig> | undefined> {
+  const joinToken = flags.token ? parseJoinToken(flags.token) : undefined;
+  if (!joinToken || flags.kubeconfig) return undefined;
+  if (!flags.server) throw new Error("--server URL is required with a join token");
+  if (!/^https:\/\//.test(flags.server)) throw new Error(`--server must be an https:// URL, not ${flags.server}`);
+  const server = flags.server;
+  const out = new Map<string, ClientConfig>();
+  // A few joins at a time: each is a key pair and one round trip.
+  for (let i = 0; i < names.length; i += 16) {
+    await Promise.all(
+      names.slice(i, i + 16).map(async (nodeName) => {
+        const creds = await joinCluster({ server, token: joinToken, nodeName, dir: join(flags.dataDir, "agent", "pki", nodeName), logger: log });
+        out.set(nodeName, { server, caPem: creds.caPem, certPem: creds.certPem, keyPem: creds.keyPem, userAgent: "skiff-kubelet" });
+      }),
+    );
+  }
+  return out;
+}
+
 /** The client config of a bearer token or kubeconfig; throws a message saying what is missing. */
 export function agentClientConfig(flags: AgentFlags): ClientConfig {
   let config: ClientConfig | undefined;
@@ -166,9 +191,11 @@ export function registerAgent(program: Command): void {
       } catch (err) {
         throw new Error(`cannot use --data-dir ${flags.dataDir}: ${(err as Error).message}`);
       }
-      const { client, clientCaPem } = await agentCredentials(flags, log);
-      log.info("starting skiff agent", { server: client.server, runtime: flags.runtime, nodes: simulateNodes ?? 1, pid: process.pid });
       const nodeName = flags.nodeName ?? hostname().toLowerCase();
+      const simNames = simulateNodes !== undefined ? Array.from({ length: simulateNodes }, (_, i) => `${nodeName}-${i}`) : undefined;
+      const nodeClients = simNames ? await simulatedNodeCredentials(flags, simNames, log) : undefined;
+      const { client, clientCaPem } = nodeClients && simNames ? { client: nodeClients.get(simNames[0]!)!, clientCaPem: undefined } : await agentCredentials(flags, log);
+      log.info("starting skiff agent", { server: client.server, runtime: flags.runtime, nodes: simulateNodes ?? 1, pid: process.pid });
       const agent =
         flags.runtime === "runc"
           ? await startRuncNode({
@@ -183,7 +210,16 @@ export function registerAgent(program: Command): void {
               registriesFile: flags.privateRegistry,
               logger: log,
             })
-          : await startAgent({ client, nodeName, runtime: "sim", simulateNodes, config, nodeIP: flags.nodeIp, logger: log });
+          : await startAgent({
+              client,
+              nodeName,
+              runtime: "sim",
+              simulateNodes,
+              config,
+              nodeIP: flags.nodeIp,
+              ...(nodeClients ? { nodeClient: (n: string) => nodeClients.get(n)! } : {}),
+              logger: log,
+            });
       const shutdown = async (sig: string) => {
         log.info("shutting down", { signal: sig });
         await agent.stop();

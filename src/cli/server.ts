@@ -15,7 +15,6 @@ import { SnapshotManager, validateCron } from "../storage/snapshot/manager.js";
 import type { Store } from "../storage/store.js";
 import { AuthenticatorChain, bearerTokenAuthenticator, StaticTokens, x509Authenticator } from "../apiserver/auth/authn.js";
 import { loadTokenFile } from "../apiserver/auth/token-file.js";
-import { AuthorizerChain, authenticatedAuthorizer, privilegedGroupAuthorizer } from "../apiserver/auth/authz.js";
 import { bootstrapNamespaces, ensureSystemPriorityClasses } from "../apiserver/bootstrap.js";
 import { ApiServer } from "../apiserver/server.js";
 import { indexedIP } from "../apiserver/services/ip.js";
@@ -34,8 +33,13 @@ import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
 import { startServerAgent } from "./server-agent.js";
+import { ensureServiceAccountKey, serviceAccountKeyPath } from "../apiserver/auth/serviceaccount/keys.js";
+import { type ServiceAccountFlags, ServiceAccountTokens, serviceAccountConfigFromFlags } from "../apiserver/auth/serviceaccount/service-account-tokens.js";
+import { addHpaOptions, type HpaFlags, parseHpaFlags } from "../controllers/podautoscaler/flags.js";
+import { defaultEncryptionConfigPath, ensureEncryptionConfig, loadEncryptionConfig } from "../apiserver/encryption/config.js";
+import { EncryptingStore, ResourceTransformers } from "../apiserver/encryption/encrypting-store.js";
 
-export interface ServerFlags {
+export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   dataDir: string;
   datastoreEndpoint?: string;
   datastoreCafile?: string;
@@ -57,12 +61,14 @@ export interface ServerFlags {
   schedulerConfig?: string;
   tokenAuthFile?: string;
   disableAgent?: boolean;
+  disableAdmissionPlugins?: string;
   nodeIp?: string;
   kubeletConfig?: string;
   kubeletPort?: string;
   privateRegistry?: string;
   metricResolution?: string;
   nodeMonitorGracePeriod: string;
+  encryptionProviderConfig?: string;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -101,6 +107,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   checkClusterCidrs(flags.clusterCidr, flags.serviceCidr);
   const scheduling = schedulerConfig(flags.schedulerConfig);
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
+  const serviceAccountConfig = serviceAccountConfigFromFlags(flags);
   const kubeletConfig = !flags.disableAgent ? kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort) : undefined;
   const compactionMs = parseDuration(flags.compactionInterval);
   let nodeMonitorGracePeriodMs: number;
@@ -111,6 +118,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   }
   if (!(nodeMonitorGracePeriodMs > 0)) throw new Error(`--node-monitor-grace-period must be greater than 0, not ${flags.nodeMonitorGracePeriod}`);
   const metricResolutionMs = parseMetricResolution(flags.metricResolution);
+  const hpaSettings = parseHpaFlags(flags);
   const retention = Number(flags.snapshotRetention);
   if (!Number.isInteger(retention) || retention < 1) throw new Error(`--snapshot-retention must be a whole number >= 1, not ${flags.snapshotRetention}`);
   if (!flags.disableSnapshots) {
@@ -122,12 +130,18 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     : undefined;
   const datastore = parseDatastoreEndpoint(flags.datastoreEndpoint, dataDir, tls);
 
+  // Secrets are encrypted at rest by default: the first start makes a key (k3s keeps it with the certificates).
+  const encryptionConfigPath = flags.encryptionProviderConfig ?? defaultEncryptionConfigPath(dataDir);
+  const ensured = flags.encryptionProviderConfig ? { config: loadEncryptionConfig(encryptionConfigPath), created: false } : ensureEncryptionConfig(encryptionConfigPath);
+  if (ensured.created) log.info("created encryption key for secrets at rest", { encryptionProviderConfig: encryptionConfigPath });
+  const transformers = new ResourceTransformers(ensured.config);
+
   const release = claimDataDir(dataDir);
   const started = Date.now();
   let store: Store;
   try {
-    log.info("opening store", { datastore: describeDatastore(datastore) });
-    store = await openDatastore(datastore, { logger: log, signal });
+    log.info("opening store", { datastore: describeDatastore(datastore), encryptionProviderConfig: encryptionConfigPath });
+    store = new EncryptingStore(await openDatastore(datastore, { logger: log, signal }), transformers);
   } catch (err) {
     release();
     throw err;
@@ -168,14 +182,23 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     const serverCaPem = read(pki.serverCa.certFile);
     const joinToken = ensureServerToken(join(dataDir, "token"), serverCaPem);
     const services = serviceStrategy(store, { serviceCIDR: flags.serviceCidr, logger: log.with({ component: "services" }) });
+    const serviceAccountKeyFile = serviceAccountKeyPath(join(dataDir, "tls"));
+    const serviceAccountTokens = new ServiceAccountTokens({
+      key: ensureServiceAccountKey(serviceAccountKeyFile),
+      config: serviceAccountConfig,
+      logger: log.with({ component: "apiserver" }),
+    });
     api = new ApiServer({
       store,
       strategyFor: (r) => (r.plural === "services" && r.group === "" ? services : undefined),
       tls: { key: read(pki.serving.keyFile), cert: read(pki.serving.certFile), clientCA: read(pki.clientCa.certFile) },
       bindAddress: flags.bindAddress,
       port: parsePort(flags.httpsPort, "--https-port"),
-      authenticator: new AuthenticatorChain([x509Authenticator, ...(staticTokens ? [bearerTokenAuthenticator([new StaticTokens(staticTokens)])] : [])]),
-      authorizer: new AuthorizerChain([privilegedGroupAuthorizer, authenticatedAuthorizer]),
+      authenticator: new AuthenticatorChain([
+        x509Authenticator,
+        bearerTokenAuthenticator([...(staticTokens ? [new StaticTokens(staticTokens)] : []), serviceAccountTokens.boundAuthenticator, serviceAccountTokens.legacyAuthenticator]),
+      ]),
+      serviceAccountTokens,
       kubeletClient: {
         certPem: read(pki.clients.kubeApiserverKubeletClient.certFile),
         keyPem: read(pki.clients.kubeApiserverKubeletClient.keyFile),
@@ -188,6 +211,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         logger: log.with({ component: "join" }),
       }),
       metricResolutionMs,
+      disabledAdmissionPlugins: (flags.disableAdmissionPlugins ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       logger: log.with({ component: "apiserver" }),
     });
     await bootstrapNamespaces(api, log.with({ component: "apiserver" }));
@@ -201,6 +225,10 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     });
     await repair.runOnce();
     port = await api.start();
+    {
+      const ext = advertiseAddress(flags.bindAddress);
+      serviceAccountTokens.setExternalAddress(`${ext.includes(":") ? `[${ext}]` : ext}:${port}`);
+    }
     const apiServer = api;
     const listenPort = port;
     const reconcile = () =>
@@ -235,8 +263,11 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         clusterCidr: flags.clusterCidr,
         nodeCidrMaskSize: 24,
         nodeMonitorGracePeriodMs,
+        ...hpaSettings,
         storageDir: join(dataDir, "storage"),
         localNodeName: kubeletConfig ? (flags.nodeName ?? defaultNodeName()) : undefined,
+        rootCaFile: pki.serverCa.certFile,
+        serviceAccountPrivateKeyFile: serviceAccountKeyFile,
       },
       logger: log,
     });
@@ -343,8 +374,8 @@ function parsePort(text: string, flag: string): number {
 
 /** Registers `skiff server` on the program. */
 export function registerServer(program: Command): void {
-  program
-    .command("server")
+  const cmd = program.command("server");
+  addHpaOptions(cmd)
     .description("Run a skiff server: the cluster store and the Kubernetes API server")
     .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
     .option("--datastore-endpoint <url>", "sqlite://PATH (default <data-dir>/db/state.db), etcd://HOST:PORT[,…] or https://HOST:PORT[,…]")
@@ -369,7 +400,17 @@ export function registerServer(program: Command): void {
     .option("--kubelet-port <port>", "port of this node's kubelet API; 0 picks a free port")
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
+    .option("--encryption-provider-config <file>", "EncryptionConfiguration (apiserver.config.k8s.io/v1) for encryption at rest (default <data-dir>/tls/encryption-config.yaml, made at first start)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
+    .option("--disable-admission-plugins <names>", "comma-separated admission plugins to turn off (as kube-apiserver's flag), e.g. ServiceAccount")
+    .option("--service-account-issuer <url...>", "issuer (iss) of ServiceAccount tokens; the first signs, all are accepted (default https://kubernetes.default.svc.cluster.local)")
+    .option("--api-audiences <list>", "comma-separated audiences the API server accepts in tokens (default: the service account issuers)")
+    .option("--service-account-max-token-expiration <duration>", "longest lifetime a TokenRequest may ask for (e.g. 48h; default: no limit)")
+    .option("--service-account-extend-token-expiration <bool>", "extend pod-bound projected tokens to a year, warning after their requested lifetime", (v: string) => {
+      if (v !== "true" && v !== "false") throw new Error(`--service-account-extend-token-expiration must be true or false, not ${v}`);
+      return v === "true";
+    })
+    .option("--service-account-jwks-uri <uri>", "jwks_uri in the issuer discovery document (default https://<advertise address>:<port>/openid/v1/jwks)")
     .option("--node-monitor-grace-period <duration>", "how long a node may stop posting status before it is marked Unknown and tainted", "50s")
     .option("--metric-resolution <duration>", "how often kubelets' stats are scraped for metrics.k8s.io (kubectl top)", "15s")
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")

@@ -5,11 +5,13 @@
  * exactly one runs the controllers, and each controller started while this
  * instance leads and stopped when it stops leading.
  */
+import { setMaxListeners } from "node:events";
 import { EventRecorder } from "../client/event-recorder.js";
 import { InformerFactory } from "../client/informer.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
+import { newClusterRoleAggregationController } from "./clusterroleaggregation/controller.js";
 import { newCronJobController } from "./cronjob/controller.js";
 import { newDaemonSetController } from "./daemonset/controller.js";
 import { newDeploymentController } from "./deployment/controller.js";
@@ -22,8 +24,13 @@ import { newLocalPathProvisionerController } from "./localpath/manager-entry.js"
 import { NamespaceController } from "./namespace/controller.js";
 import { NodeIpamController } from "./nodeipam/controller.js";
 import { newNodeLifecycleController } from "./nodelifecycle/manager-entry.js";
+import { newHorizontalController } from "./podautoscaler/controller.js";
 import { newPodGCController } from "./podgc/controller.js";
+import { newRootCaPublisher } from "./serviceaccount/root-ca-publisher.js";
+import { newServiceAccountsController } from "./serviceaccount/serviceaccounts-controller.js";
+import { newTokensController } from "./serviceaccount/tokens-controller.js";
 import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
+import { newResourceQuotaController } from "./resourcequota/controller.js";
 import { newStatefulSetController } from "./statefulset/controller.js";
 import { newTtlAfterFinishedController } from "./ttlafterfinished/controller.js";
 import { newPersistentVolumeBinderController, newPvcProtectionController, newPvProtectionController } from "./volume/manager-entry.js";
@@ -75,6 +82,22 @@ export interface ControllerSettings {
   readonly jobPodFailureBackoffMs?: number;
   /** Longest such delay (upstream's MaxJobPodFailureBackOff; 10 min when absent). */
   readonly jobMaxPodFailureBackoffMs?: number;
+  /** CA bundle published as `kube-root-ca.crt` and put in token Secrets (`--root-ca-file`; the client's own CA when absent). */
+  readonly rootCaFile?: string;
+  /** Key signing legacy ServiceAccount token Secrets (`--service-account-private-key-file`); without it they are not filled. */
+  readonly serviceAccountPrivateKeyFile?: string;
+  /** How often each HPA is reconciled (`--horizontal-pod-autoscaler-sync-period`; 15 s when absent). */
+  readonly horizontalPodAutoscalerSyncPeriodMs?: number;
+  /** Look-back of HPA scale-down recommendations (`--horizontal-pod-autoscaler-downscale-stabilization`; 5 min when absent). */
+  readonly horizontalPodAutoscalerDownscaleStabilizationMs?: number;
+  /** Usage ratio band around 1 in which the HPA changes nothing (`--horizontal-pod-autoscaler-tolerance`; 0.1 when absent). */
+  readonly horizontalPodAutoscalerTolerance?: number;
+  /** Time after a pod starts during which its cpu samples may be skipped (`--horizontal-pod-autoscaler-cpu-initialization-period`; 5 min when absent). */
+  readonly horizontalPodAutoscalerCpuInitializationPeriodMs?: number;
+  /** Time after a pod starts in which readiness changes mean "not yet ready" (`--horizontal-pod-autoscaler-initial-readiness-delay`; 30 s when absent). */
+  readonly horizontalPodAutoscalerInitialReadinessDelayMs?: number;
+  /** How often every ResourceQuota's usage is recomputed in full (`--resource-quota-sync-period`; 5 min when absent). */
+  readonly resourceQuotaSyncPeriodMs?: number;
 }
 
 /** k3s' defaults: pods in 10.42.0.0/16, a /24 per node. */
@@ -122,6 +145,12 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
   job: (ctx) => newJobController(ctx),
   cronjob: (ctx) => newCronJobController(ctx),
   "ttl-after-finished": (ctx) => newTtlAfterFinishedController(ctx),
+  serviceaccount: (ctx) => newServiceAccountsController(ctx),
+  "serviceaccount-token": (ctx) => newTokensController(ctx),
+  "root-ca-cert-publisher": (ctx) => newRootCaPublisher(ctx),
+  horizontalpodautoscaling: (ctx) => newHorizontalController(ctx),
+  "clusterrole-aggregation": (ctx) => newClusterRoleAggregationController(ctx),
+  resourcequota: (ctx) => newResourceQuotaController(ctx),
 };
 
 /** Options of a {@link ControllerManager}. */
@@ -172,6 +201,8 @@ export class ControllerManager {
   private async runControllers(signal: AbortSignal): Promise<void> {
     const names = this.opts.controllers ?? Object.keys(CONTROLLERS);
     this.log.info("leading: starting controllers", { controllers: names.join(",") });
+    // Every controller listens for the end of leadership on this one signal: more than Node's default 10 is expected, not a leak.
+    setMaxListeners(0, signal);
     // Informers and recorders live as long as this term of leadership.
     const informers = new InformerFactory(this.opts.rest, { logger: this.log });
     const recorders: EventRecorder[] = [];

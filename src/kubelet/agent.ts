@@ -33,6 +33,14 @@ export interface AgentOptions {
   readonly config: KubeletConfig;
   /** The node's IP (one node only); simulated nodes get 127.1.x.y, loopback addresses nothing leaves the machine for. */
   readonly nodeIP?: string;
+  /**
+   * Each node's own client (its `system:node:NAME` identity) for what that
+   * node writes: its Node, Lease, pod statuses and events, as separate
+   * kubelets would (the Node authorizer and NodeRestriction hold each node
+   * to its own objects). Without it every node writes with `client`, which
+   * also serves the shared watches either way.
+   */
+  readonly nodeClient?: (nodeName: string) => ClientConfig;
   readonly logger: Logger;
   readonly timers?: Timers;
   /** Concurrent API writes across all nodes (64). */
@@ -76,7 +84,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const recorders: EventRecorder[] = [];
   const runtimes: SimRuntime[] = [];
+  // Few sockets each: a simulated node writes a heartbeat and a few statuses, the shared client does the rest.
+  const own = opts.nodeClient ? new Map(names.map((n) => [n, new RestClient({ ...opts.nodeClient!(n), userAgent: opts.client.userAgent ?? "skiff-kubelet" }, { maxSockets: 4 })])) : undefined;
   const kubelets = names.map((nodeName, i) => {
+    const nodeRest = own?.get(nodeName) ?? rest;
     const nodeIP = count === 0 && opts.nodeIP ? opts.nodeIP : simNodeIP(i);
     const runtime = new SimRuntime({
       podCidr: formatCidr(nthSubnet(cluster, mask, i)!),
@@ -88,7 +99,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       timers,
     });
     runtimes.push(runtime);
-    const recorder = new EventRecorder({ sink: rest, reportingController: "kubelet", reportingInstance: nodeName, timers, logger: log });
+    const recorder = new EventRecorder({ sink: nodeRest, reportingController: "kubelet", reportingInstance: nodeName, timers, logger: log });
     recorders.push(recorder);
     return new Kubelet({
       nodeName,
@@ -96,9 +107,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       capacity: cfg.simulation.capacity,
       runtime,
       config: cfg,
-      pods,
-      nodes,
-      leases,
+      pods: own ? new ResourceClient<Pod>(nodeRest, PODS) : pods,
+      nodes: own ? new ResourceClient<Node>(nodeRest, NODES) : nodes,
+      leases: own ? new ResourceClient<Lease>(nodeRest, LEASES) : leases,
       events: recorderEvents(recorder),
       timers,
       logger: log,
@@ -117,6 +128,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await run.stop();
       await Promise.allSettled(recorders.map((r) => r.shutdown()));
       await Promise.allSettled(runtimes.map((r) => r.close()));
+      for (const r of own?.values() ?? []) r.close();
       rest.close();
     },
   };

@@ -20,6 +20,11 @@ export interface AdmissionAttributes {
   readonly oldObject?: KObject;
   readonly user: UserInfo;
   readonly dryRun: boolean;
+  /**
+   * Warnings for the client (upstream's warning.AddWarning): the handler
+   * sends each as a `Warning: 299 - "…"` header, which kubectl prints.
+   */
+  readonly warnings?: string[];
 }
 
 /** One admission plugin; implement `admit` (mutating), `validate`, or both. */

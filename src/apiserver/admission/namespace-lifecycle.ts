@@ -1,7 +1,9 @@
 /**
  * NamespaceLifecycle, as upstream: nothing is created in a namespace that
  * does not exist or is terminating, and the system namespaces cannot be
- * deleted.
+ * deleted. Like upstream's it is a mutating (Admit) plugin, so a missing
+ * namespace is reported before any later mutating plugin (ServiceAccount)
+ * looks inside it.
  */
 import { forbidden, notFound } from "../../machinery/status-error.js";
 import type { AdmissionPlugin } from "./admission.js";
@@ -13,7 +15,7 @@ export const IMMORTAL_NAMESPACES = ["default", "kube-system", "kube-public"];
 export function namespaceLifecycle(namespaces: ObjectCache): AdmissionPlugin {
   return {
     name: "NamespaceLifecycle",
-    async validate(a) {
+    async admit(a) {
       if (a.resource.plural === "namespaces" && a.resource.group === "") {
         if (a.operation === "DELETE" && IMMORTAL_NAMESPACES.includes(a.name)) {
           throw forbidden(`namespaces "${a.name}" is forbidden: this namespace may not be deleted`, { name: a.name, kind: "namespaces" });

@@ -9,21 +9,24 @@
  *   `localsubjectaccessreviews`: may a user do something (kubelets'
  *   webhook authorization asks this);
  * - authorization.k8s.io/v1 `selfsubjectaccessreviews`: may the caller
- *   (`kubectl auth can-i`).
+ *   (`kubectl auth can-i`);
+ * - authorization.k8s.io/v1 `selfsubjectrulesreviews`: what the caller may
+ *   do in a namespace (`kubectl auth can-i --list`).
  * Bodies are validated as upstream's (422 with upstream's field messages)
  * and answered 201 with the object and its status.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { PolicyRule } from "kubernetes-types/rbac/v1.js";
 import type { ResourceType } from "../../api/resources.js";
 import { goNull, goString, invalidValue } from "../../machinery/field-errors.js";
 import { badRequest, type FieldError, invalid, methodNotSupported } from "../../machinery/status-error.js";
 import { decideUnknownFields, fieldValidationOf } from "../field-validation.js";
-import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
+import { BUILTIN_MEDIA_TYPES, contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
 import { send } from "../http/respond.js";
 import { negotiate } from "../negotiation.js";
 import type { RequestInfo } from "../request-info.js";
 import type { Authenticator, UserInfo } from "./authn.js";
-import type { Authorizer } from "./authz.js";
+import type { Authorizer, RuleResolver } from "./authz.js";
 
 /** Upstream's --api-audiences default with the default service account issuer. */
 export const DEFAULT_API_AUDIENCES: readonly string[] = ["https://kubernetes.default.svc.cluster.local"];
@@ -39,6 +42,7 @@ export const REVIEW_RESOURCES: readonly ResourceType[] = [
   review("authentication.k8s.io", "TokenReview", "tokenreviews"),
   review("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true),
   review("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews"),
+  review("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews"),
   review("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews"),
 ];
 
@@ -76,6 +80,7 @@ function unknownFields(kind: string, body: Obj): string[] {
   const spec = body.spec as Obj | undefined;
   if (kind === "TokenReview") check(spec, ["token", "audiences"], "spec");
   else if (kind === "SelfSubjectReview") check(spec, [], "spec");
+  else if (kind === "SelfSubjectRulesReview") check(spec, ["namespace"], "spec");
   else {
     check(spec, kind === "SelfSubjectAccessReview" ? ["resourceAttributes", "nonResourceAttributes"] : SAR_SPEC, "spec");
     check(spec?.resourceAttributes, RESOURCE_ATTRIBUTES, "spec.resourceAttributes");
@@ -162,7 +167,7 @@ export class ReviewHandler {
       throw badRequest("the server could not find the requested resource: a namespaced resource is created under /namespaces/NAMESPACE/");
     }
     const rendering = negotiate(r.req.headers.accept);
-    const body = requireObject(decodeObject(await readBody(r.req), contentTypeOf(r.req))) as Obj;
+    const body = requireObject(decodeObject(await readBody(r.req), contentTypeOf(r.req), BUILTIN_MEDIA_TYPES)) as Obj;
     const apiVersion = `${resource.group}/v1`;
     if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
       throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`);
@@ -180,6 +185,9 @@ export class ReviewHandler {
       case "SelfSubjectReview":
         out = answer(resource.kind, resource.group, { metadata: body.metadata }, { userInfo: userInfoJson(r.user) });
         delete out.spec;
+        break;
+      case "SelfSubjectRulesReview":
+        out = this.rulesReview(body, r.user);
         break;
       case "SelfSubjectAccessReview":
         out = await this.accessReview(resource, body, r.user, { self: true });
@@ -216,6 +224,17 @@ export class ReviewHandler {
     return answer("TokenReview", "authentication.k8s.io", body, status);
   }
 
+  /** Upstream's selfsubjectrulesreview REST Create: the answer carries only the status. */
+  private rulesReview(body: Obj, user: UserInfo): Obj {
+    const namespace = str(((body.spec ?? {}) as Obj).namespace);
+    if (!namespace) throw badRequest("no namespace on request");
+    const resolver = this.o.authorizer as Partial<RuleResolver>;
+    const resolved = typeof resolver.rulesFor === "function" ? resolver.rulesFor(user, namespace) : { rules: [], incomplete: true, error: "the authorizer cannot list rules" };
+    const status: Obj = { ...rulesStatus(resolved.rules), incomplete: resolved.incomplete };
+    if (resolved.error) status.evaluationError = resolved.error;
+    return { kind: "SelfSubjectRulesReview", apiVersion: "authorization.k8s.io/v1", metadata: { creationTimestamp: null }, spec: {}, status };
+  }
+
   /** Upstream's (self, local) subjectaccessreview REST Create. */
   private async accessReview(resource: ResourceType, body: Obj, self: UserInfo | undefined, opts: { self?: boolean; namespace?: string }): Promise<Obj> {
     const spec = (body.spec ?? {}) as Obj;
@@ -249,16 +268,32 @@ export class ReviewHandler {
       decision = "no-opinion";
       evaluationError = (err as Error).message;
     }
-    // The chain's fallback "deny" means nobody allowed it: upstream reports that as not allowed, not denied.
-    const chainFallback = decision === "deny" && reason === "no authorizer allowed the request";
     const status: Obj = { allowed: decision === "allow" };
-    if (decision === "deny" && !chainFallback) status.denied = true;
-    if (reason && !chainFallback) status.reason = reason;
+    if (decision === "deny") status.denied = true;
+    if (reason) status.reason = reason;
     if (evaluationError) status.evaluationError = evaluationError;
     const out = answer(resource.kind, resource.group, body, status);
     if (opts.namespace !== undefined) (out.metadata as Obj).namespace = opts.namespace;
     return out;
   }
+}
+
+/** authorization/v1 ResourceRule and NonResourceRule lists of policy rules (upstream's getResourceRules/getNonResourceRules). */
+function rulesStatus(rules: readonly PolicyRule[]): { resourceRules: Obj[]; nonResourceRules: Obj[] } {
+  const resourceRules: Obj[] = [];
+  const nonResourceRules: Obj[] = [];
+  for (const r of rules) {
+    if (r.resources?.length) {
+      resourceRules.push({
+        verbs: [...r.verbs],
+        ...(r.apiGroups?.length ? { apiGroups: [...r.apiGroups] } : {}),
+        resources: [...r.resources],
+        ...(r.resourceNames?.length ? { resourceNames: [...r.resourceNames] } : {}),
+      });
+    }
+    if (r.nonResourceURLs?.length) nonResourceRules.push({ verbs: [...r.verbs], nonResourceURLs: [...r.nonResourceURLs] });
+  }
+  return { resourceRules, nonResourceRules };
 }
 
 /** authentication/v1 UserInfo as JSON (empty fields left out, as omitempty does). */
