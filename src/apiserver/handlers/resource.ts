@@ -13,7 +13,8 @@ import { applyPatch, updateManagedFields } from "../apply/apply.js";
 import { parseFieldSelector } from "../field-selectors.js";
 import { bindPod, evictPod } from "./pod-subresources.js";
 import { decideUnknownFields, fieldValidationOf, pruneUnknownFields } from "../field-validation.js";
-import { contentTypeOf, decodeObject, readBody, requireObject } from "../http/body.js";
+import { PROTOBUF_MEDIA_TYPE } from "../../api/protobuf/envelope.js";
+import { BUILTIN_MEDIA_TYPES, contentTypeOf, decodeObject, JSON_MEDIA_TYPES, readBody, requireObject } from "../http/body.js";
 import { send, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
 import { applyJsonPatch } from "../patch/json-patch.js";
@@ -192,17 +193,24 @@ export class ResourceHandler {
   }
 
   private async admit(r: Request, store: ObjectStore, op: Operation, object: KObject | undefined, oldObject: KObject | undefined, dryRun: boolean): Promise<void> {
-    await this.opts.admission.run({
-      operation: op,
-      resource: store.resource,
-      subresource: r.info.subresource,
-      namespace: r.info.namespace,
-      name: r.info.name || object?.metadata?.name || "",
-      object,
-      oldObject,
-      user: r.user,
-      dryRun,
-    });
+    const warnings: string[] = [];
+    try {
+      await this.opts.admission.run({
+        operation: op,
+        resource: store.resource,
+        subresource: r.info.subresource,
+        namespace: r.info.namespace,
+        name: r.info.name || object?.metadata?.name || "",
+        object,
+        oldObject,
+        user: r.user,
+        dryRun,
+        warnings,
+      });
+    } finally {
+      // Upstream sends admission warnings with the response, whether or not the request then succeeds.
+      if (!r.res.headersSent) for (const w of warnings) r.res.appendHeader("Warning", `299 - ${JSON.stringify(w)}`);
+    }
   }
 
   /** The field manager of a write: the query parameter, else the User-Agent's program name, as upstream. */
@@ -413,15 +421,16 @@ export class ResourceHandler {
 
   // ---- writes ----
 
-  private async readObject(r: Request): Promise<KObject> {
+  /** The request's object; built-in kinds also take protobuf, custom resources JSON/YAML only (as upstream). */
+  private async readObject(r: Request, custom = false): Promise<KObject> {
     const body = await readBody(r.req);
-    return requireObject(decodeObject(body, contentTypeOf(r.req))) as KObject;
+    return requireObject(decodeObject(body, contentTypeOf(r.req), custom ? JSON_MEDIA_TYPES : BUILTIN_MEDIA_TYPES)) as KObject;
   }
 
   private async create(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
     const rendering = this.rendering(r);
     const dryRun = dryRunOf(r.url);
-    const obj = await this.readObject(r);
+    const obj = await this.readObject(r, store.resource.custom !== undefined);
     this.validateFields(r, store, obj);
     if (store.resource.namespaced && !ns) throw badRequest("the server could not find the requested resource: a namespaced resource is created under /namespaces/NAMESPACE/");
     obj.metadata ??= {};
@@ -434,7 +443,7 @@ export class ResourceHandler {
   private async update(r: Request, store: ObjectStore, ns: string | undefined): Promise<void> {
     const rendering = this.rendering(r);
     const dryRun = dryRunOf(r.url);
-    let obj = await this.readObject(r);
+    let obj = await this.readObject(r, store.resource.custom !== undefined);
     this.validateFields(r, store, obj);
     if (r.info.subresource === "scale") {
       const current = await store.get(ns, r.info.name);
@@ -509,7 +518,11 @@ export class ResourceHandler {
   private async deleteOptions(r: Request): Promise<DeleteOptions> {
     const body = await readBody(r.req);
     let fromBody: Record<string, unknown> = {};
-    if (body.length > 0 && body.toString().trim() !== "") fromBody = requireObject(decodeObject(body, "application/json", ["application/json"]));
+    if (body.length > 0 && body.toString().trim() !== "") {
+      // client-go 1.32+ sends DeleteOptions as protobuf; other clients send JSON whatever their Content-Type says.
+      const type = contentTypeOf(r.req) === PROTOBUF_MEDIA_TYPE ? PROTOBUF_MEDIA_TYPE : "application/json";
+      fromBody = requireObject(decodeObject(body, type, ["application/json", PROTOBUF_MEDIA_TYPE]));
+    }
     const grace = intParam(r.url, "gracePeriodSeconds") ?? (fromBody.gracePeriodSeconds as number | undefined);
     let policy = (r.url.searchParams.get("propagationPolicy") ?? fromBody.propagationPolicy) as string | undefined;
     const orphan = r.url.searchParams.get("orphanDependents") ?? fromBody.orphanDependents;
@@ -592,9 +605,12 @@ function hasStatusSubresource(r: ResourceType): boolean {
 
 /** The autoscaling/v1 Scale view of a scalable object. */
 export function toScale(obj: KObject, r: ResourceType): object {
-  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } | Record<string, string> };
+  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: ScaleSelectorObject | Record<string, string> };
   const status = (obj.status ?? {}) as { replicas?: number };
-  const sel = r.kind === "ReplicationController" ? (spec.selector as Record<string, string> | undefined) : (spec.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+  const selector =
+    r.kind === "ReplicationController"
+      ? scaleSelectorString({ matchLabels: spec.selector as Record<string, string> | undefined })
+      : scaleSelectorString(spec.selector as ScaleSelectorObject | undefined);
   return {
     kind: "Scale",
     apiVersion: "autoscaling/v1",
@@ -608,9 +624,35 @@ export function toScale(obj: KObject, r: ResourceType): object {
     spec: { replicas: spec.replicas ?? 0 },
     status: {
       replicas: status.replicas ?? 0,
-      ...(sel ? { selector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") } : {}),
+      ...(selector ? { selector } : {}),
     },
   };
+}
+
+interface ScaleSelectorObject {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/**
+ * A label selector as the Scale's `status.selector` carries it: upstream's
+ * `metav1.LabelSelectorAsSelector(sel).String()`, requirements sorted by
+ * key (`app=web,tier in (a,b),!canary`); "" for none.
+ */
+export function scaleSelectorString(sel: ScaleSelectorObject | undefined): string {
+  const reqs: { key: string; text: string }[] = [];
+  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) reqs.push({ key: k, text: `${k}=${v}` });
+  for (const e of sel?.matchExpressions ?? []) {
+    const values = [...(e.values ?? [])].sort().join(",");
+    if (e.operator === "In") reqs.push({ key: e.key, text: `${e.key} in (${values})` });
+    else if (e.operator === "NotIn") reqs.push({ key: e.key, text: `${e.key} notin (${values})` });
+    else if (e.operator === "Exists") reqs.push({ key: e.key, text: e.key });
+    else if (e.operator === "DoesNotExist") reqs.push({ key: e.key, text: `!${e.key}` });
+  }
+  return reqs
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((r) => r.text)
+    .join(",");
 }
 
 /** Applies a Scale body's replicas to the object it scales. */

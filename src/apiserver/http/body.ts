@@ -1,9 +1,12 @@
 /**
  * Request bodies: read with a size limit (3 MiB, upstream's
- * --max-request-body-bytes default) and decoded from JSON or YAML.
+ * --max-request-body-bytes default) and decoded from JSON, YAML or (for
+ * built-in kinds) Kubernetes protobuf.
  */
 import type { IncomingMessage } from "node:http";
 import { parse as parseYaml } from "yaml";
+import { decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE, UnknownKindError } from "../../api/protobuf/envelope.js";
+import { ProtobufError } from "../../api/protobuf/wire.js";
 import { badRequest, requestEntityTooLarge, unsupportedMediaType } from "../../machinery/status-error.js";
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -76,9 +79,30 @@ function depthOf(root: unknown): number {
   return max;
 }
 
-/** Decodes a JSON or YAML object body; 400 for malformed or too deeply nested input, 415 for other media types. */
-export function decodeObject(body: Buffer, contentType: string, accepted = ["application/json", "application/yaml"]): unknown {
+/** What the endpoints of custom resources decode (upstream serves CRDs without protobuf). */
+export const JSON_MEDIA_TYPES: readonly string[] = ["application/json", "application/yaml"];
+/** What the endpoints of built-in kinds decode, in upstream's order (its 415 lists them). */
+export const BUILTIN_MEDIA_TYPES: readonly string[] = ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE];
+
+/** A protobuf body as the JSON object a JSON client would have sent; 400 for malformed input or an unknown kind. */
+function decodeProtobuf(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) throw badRequest("the request body is empty; send a protobuf-encoded object");
+  try {
+    return decodeKubernetesProtobuf(body);
+  } catch (err) {
+    if (err instanceof UnknownKindError) throw badRequest(err.message);
+    if (err instanceof ProtobufError) throw badRequest(`the request body could not be decoded as protobuf: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Decodes an object body: JSON, YAML, or Kubernetes protobuf where `accepted`
+ * lists it; 400 for malformed or too deeply nested input, 415 for other media types.
+ */
+export function decodeObject(body: Buffer, contentType: string, accepted: readonly string[] = JSON_MEDIA_TYPES): unknown {
   if (!accepted.includes(contentType)) throw unsupportedMediaType(accepted);
+  if (contentType === PROTOBUF_MEDIA_TYPE) return decodeProtobuf(body);
   const text = body.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty; send a JSON or YAML object");
   let value: unknown;
