@@ -21,6 +21,7 @@ import type { CronJob, Job } from "kubernetes-types/batch/v1.js";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { eventually } from "./support/eventually.js";
 
 const NS = "batch";
 let server: TestServer;
@@ -76,22 +77,6 @@ function events(kind: string, name: string): string[] {
     items: { type: string; reason: string; message: string }[];
   };
   return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
-}
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 function jobManifest(name: string, spec: Record<string, unknown>, script: string): string {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { RawClient } from "./support/https-client.js";
+import { eventually } from "./support/eventually.js";
 
 const NS = "ep";
 
@@ -119,22 +120,6 @@ async function endpointsOfSlices(svc: string): Promise<SliceEndpoint[]> {
 }
 
 const ips = (addrs: Address[] | undefined) => (addrs ?? []).map((a) => a.ip).sort();
-
-/** Polls `check` every 100 ms until it returns a truthy value, for at most `ms`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  let last: unknown;
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting until ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 /** Asserts inside a polling check: false (try again) instead of throwing. */
 function holds(fn: () => void): boolean {

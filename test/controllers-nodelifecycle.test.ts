@@ -15,22 +15,7 @@ import { after, before, describe, it } from "node:test";
 import type { Node, Pod } from "kubernetes-types/core/v1.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => T | undefined, ms = 45_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+import { eventually } from "./support/eventually.js";
 
 describe("node lifecycle: an unreachable node's pods move, the node recovers", () => {
   let server: TestServer;

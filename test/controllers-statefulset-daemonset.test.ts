@@ -25,6 +25,7 @@ import { RestClient } from "../src/client/rest-client.js";
 import { CONTROLLER_REVISIONS } from "../src/controllers/history/kinds.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { eventually } from "./support/eventually.js";
 
 const NS = "workloads";
 
@@ -34,22 +35,6 @@ let dir: string;
 const agents: ChildProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 function kubectl(args: string[], input?: string): string {
   return ok(server.kubectl(["-n", NS, ...args], input === undefined ? {} : { input }), `kubectl ${args.join(" ")}`);

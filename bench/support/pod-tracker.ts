@@ -130,17 +130,22 @@ export class PodTracker {
     return list[n - 1]!;
   }
 
-  /** Resolves once {@link liveReady} is at least `n`; rejects as {@link waitFor}. */
-  async waitForLiveReady(n: number, stallMs = 120_000): Promise<void> {
-    await this.waitUntil("pods Ready now", () => this.liveReady, n, stallMs);
+  /**
+   * Resolves true once {@link liveReady} is at least `n`, false when
+   * `deadlineMs` passed first (pods can keep losing Ready, e.g. while their
+   * nodes look dead); rejects as {@link waitFor}.
+   */
+  waitForLiveReady(n: number, deadlineMs: number, stallMs = 120_000): Promise<boolean> {
+    return this.waitUntil("pods Ready now", () => this.liveReady, n, stallMs, performance.now() + deadlineMs);
   }
 
-  private async waitUntil(what: string, value: () => number, n: number, stallMs: number): Promise<void> {
+  private async waitUntil(what: string, value: () => number, n: number, stallMs: number, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
     let last = value();
     let lastAt = performance.now();
     let saidAt = lastAt;
     while (value() < n) {
       if (this.failure) throw this.failure;
+      if (performance.now() > deadline) return false;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1000);
         this.wake = () => {
@@ -162,6 +167,7 @@ export class PodTracker {
       }
     }
     if (this.failure) throw this.failure;
+    return true;
   }
 
   close(): void {

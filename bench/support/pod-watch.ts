@@ -37,25 +37,31 @@ export class PodWatch {
     await this.open();
   }
 
+  /** Opens the stream; once it is established, its end (or failure) reopens it. Rejects when it cannot be opened. */
   private async open(): Promise<void> {
     const path = `/api/v1/namespaces/${this.ns}/pods?watch=1&resourceVersion=${this.lastRV}&allowWatchBookmarks=true`;
     const stream = this.c.stream(path, (line) => this.onLine(line));
     this.stream = stream;
+    const status = await stream.response;
+    if (status !== 200) {
+      stream.close();
+      // 410 Gone: the version is compacted away; start over from the current state.
+      if (status === 410) this.lastRV = "0";
+      throw new Error(`watch ${path}: HTTP ${status}`);
+    }
     void stream.done.then(
       () => this.reopen("ended"),
       (err: Error) => this.reopen(err.message),
     );
-    const status = await stream.response;
-    if (status !== 200) throw new Error(`watch ${path}: HTTP ${status}`);
   }
 
+  /** One reopen attempt now; failures retry every second until {@link close}. */
   private reopen(why: string): void {
     if (this.closed) return;
     this.say(`pod watch ${why}; reopening from resourceVersion ${this.lastRV}`);
     this.open().catch((err: Error) => {
+      if (this.closed) return;
       this.say(`pod watch could not reopen: ${err.message}`);
-      // The 410 case: start over from the current state.
-      this.lastRV = "0";
       setTimeout(() => this.reopen("retry"), 1000);
     });
   }
@@ -80,10 +86,12 @@ export class PodWatch {
 
   /**
    * Resolves once `done()` holds (checked on every event); rejects when
-   * `progress()` has not moved for `stallMs`, naming `what`.
+   * `progress()` has not moved for `stallMs`, or after `deadlineMs` in all,
+   * naming `what`.
    */
-  waitUntil(what: string, done: () => boolean, progress: () => number, stallMs: number): Promise<void> {
+  waitUntil(what: string, done: () => boolean, progress: () => number, stallMs: number, deadlineMs = Number.POSITIVE_INFINITY): Promise<void> {
     if (done()) return Promise.resolve();
+    const deadline = performance.now() + deadlineMs;
     return new Promise((resolve, reject) => {
       let last = progress();
       let lastAt = performance.now();
@@ -102,6 +110,7 @@ export class PodWatch {
         } else if (performance.now() - lastAt > stallMs) {
           finish(new Error(`waiting for ${what}: no progress for ${stallMs / 1000}s (at ${p})`));
         }
+        if (performance.now() > deadline) finish(new Error(`waiting for ${what}: not done after ${deadlineMs / 1000}s (at ${p})`));
       }, 250);
       this.changed = () => {
         if (done()) finish();

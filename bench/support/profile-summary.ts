@@ -34,6 +34,11 @@ const { values, positionals } = parseArgs({
   options: { top: { type: "string", default: "25" }, from: { type: "string" }, to: { type: "string" } },
 });
 const top = Number(values.top);
+// Piped into head: a closed pipe ends the report, not with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 const from = values.from !== undefined ? Number(values.from) * 1e6 : -Infinity;
 const to = values.to !== undefined ? Number(values.to) * 1e6 : Infinity;
 

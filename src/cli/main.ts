@@ -1,12 +1,24 @@
 #!/usr/bin/env node
-/** The `skiff` command: one entry point, one file per subcommand. */
+/**
+ * The `skiff` command: one entry point, one file per subcommand. Only the
+ * subcommand being run is loaded, so `skiff agent` does not carry the API
+ * server and store in its memory (about 30 MB of an idle agent's RSS).
+ */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { registerAgent } from "./agent.js";
-import { registerImage } from "./image.js";
-import { registerKubeconfig } from "./kubeconfig.js";
-import { registerServer } from "./server.js";
-import { registerSnapshot } from "./snapshot.js";
+
+type Register = (program: Command) => void;
+
+/** Each subcommand's module, in `skiff --help` order. */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  server: async () => (await import("./server.js")).registerServer,
+  agent: async () => (await import("./agent.js")).registerAgent,
+  "controller-manager": async () => (await import("./controller-manager.js")).registerControllerManager,
+  snapshot: async () => (await import("./snapshot.js")).registerSnapshot,
+  kubeconfig: async () => (await import("./kubeconfig.js")).registerKubeconfig,
+  image: async () => (await import("./image.js")).registerImage,
+  "secrets-encrypt": async () => (await import("./secrets-encrypt.js")).registerSecretsEncrypt,
+};
 
 function version(): string {
   for (const rel of ["../../package.json", "../../../package.json"]) {
@@ -23,13 +35,15 @@ const program = new Command("skiff")
   .description("skiff: a Kubernetes-compatible cluster on one machine in seconds")
   .version(version())
   .showHelpAfterError("(run with --help for usage)");
-registerServer(program);
-registerAgent(program);
-registerSnapshot(program);
-registerKubeconfig(program);
-registerImage(program);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+// The first word that is not an option names the subcommand; without one (--help, a typo) all are loaded.
+const sub = process.argv.slice(2).find((a) => !a.startsWith("-"));
+const wanted = sub !== undefined && Object.hasOwn(COMMANDS, sub) ? [COMMANDS[sub]!] : Object.values(COMMANDS);
+Promise.all(wanted.map((load) => load()))
+  .then((registers) => {
+    for (const register of registers) register(program);
+    return program.parseAsync(process.argv);
+  })
+  .catch((err: unknown) => {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(1);
+  });

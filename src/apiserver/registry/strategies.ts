@@ -9,6 +9,7 @@ import { duplicate, goString } from "../../machinery/field-errors.js";
 import type { FieldError } from "../../machinery/status-error.js";
 import { defaultPriorityClassFields, validatePriorityClass, validatePriorityClassUpdate } from "../admission/priority.js";
 import { cronJobStrategy, jobStrategy } from "./batch-strategy.js";
+import { horizontalPodAutoscalerStrategy } from "./hpa-strategy.js";
 import type { KObject, Strategy } from "./types.js";
 
 type Obj = Record<string, unknown>;
@@ -183,6 +184,7 @@ const STRATEGIES: Record<string, Strategy> = {
     validateCreate: (o) => validatePriorityClass(o),
     validateUpdate: (o, old) => validatePriorityClassUpdate(o, old),
   },
+  "autoscaling/horizontalpodautoscalers": horizontalPodAutoscalerStrategy,
   "/endpoints": { allowCreateOnUpdate: true },
   "/events": { allowCreateOnUpdate: true, ttlSeconds: 3600 },
   "events.k8s.io/events": { allowCreateOnUpdate: true, ttlSeconds: 3600 },

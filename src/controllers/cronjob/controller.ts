@@ -16,7 +16,7 @@ import { getControllerOf } from "../common/controller-ref.js";
 import { deepEqual } from "../common/equality.js";
 import { errorMessage } from "../common/errors.js";
 import type { PodEventRecorder } from "../common/pod-control.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 import type { Controller, ControllerContext } from "../manager.js";
 import { type CronJobApi, restCronJobApi } from "./api.js";
 import { CRONJOB_CONTROLLER_COMPONENT, CRONJOB_GVK } from "./constants.js";
@@ -73,31 +73,14 @@ export class CronJobController implements Controller {
 
   /** Waits for the caches, then runs the workers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const onAbort = () => {
-      stop.abort();
-      this.queue.shutDown();
-    };
-    if (signal.aborted) return;
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.log.info("starting controller", { controller: "cronjob" });
-      const synced = await Promise.all([this.opts.jobInformer.waitForSync(stop.signal), this.opts.cronJobInformer.waitForSync(stop.signal)]);
-      if (!synced.every(Boolean)) return;
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? DEFAULT_WORKERS); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      this.queue.shutDown();
-      this.log.info("shutting down controller", { controller: "cronjob" });
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await this.processNextWorkItem()) {
-      // One key per turn.
-    }
+    return runController(signal, {
+      name: "cronjob",
+      log: this.log,
+      queues: [this.queue],
+      informers: [this.opts.jobInformer, this.opts.cronJobInformer],
+      workers: this.opts.workers ?? DEFAULT_WORKERS,
+      processNextWorkItem: () => this.processNextWorkItem(),
+    });
   }
 
   /** Syncs one key; false once the queue is shut down. */

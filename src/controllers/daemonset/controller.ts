@@ -24,7 +24,7 @@ import { ControllerExpectations } from "../common/expectations.js";
 import { addPodControllerUIDIndexer } from "../common/indexers.js";
 import { type PodControl, type PodEventRecorder, RealPodControl, restPodApi } from "../common/pod-control.js";
 import { isPodReady, podKey } from "../common/pod-utils.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 import { type ControllerRevisionApi, restControllerRevisionApi } from "../history/controller-history.js";
 import { CONTROLLER_REVISIONS } from "../history/kinds.js";
 import type { Controller, ControllerContext } from "../manager.js";
@@ -125,44 +125,24 @@ export class DaemonSetController implements Controller {
 
   /** Waits for the caches, then runs the workers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    let cancelGc: (() => void) | undefined;
-    const onAbort = () => {
-      stop.abort();
-      cancelGc?.();
-      this.queue.shutDown();
-    };
-    if (signal.aborted) return;
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.log.info("Starting daemon sets controller");
-      const synced = await Promise.all([
-        this.opts.podInformer.waitForSync(stop.signal),
-        this.opts.nodeInformer.waitForSync(stop.signal),
-        this.opts.historyInformer.waitForSync(stop.signal),
-        this.opts.dsInformer.waitForSync(stop.signal),
-      ]);
-      if (!synced.every(Boolean)) return;
-      const gc = () => {
-        this.failedPodsBackoff.gc();
+    const o = this.opts;
+    return runController(signal, {
+      name: "daemonset",
+      log: this.log,
+      queues: [this.queue],
+      informers: [o.podInformer, o.nodeInformer, o.historyInformer, o.dsInformer],
+      workers: o.workers ?? DEFAULT_WORKERS,
+      processNextWorkItem: () => this.processNextWorkItem(),
+      afterSync: () => {
+        let cancelGc: (() => void) | undefined;
+        const gc = () => {
+          this.failedPodsBackoff.gc();
+          cancelGc = this.timers.after(BACKOFF_GC_INTERVAL_MS, gc);
+        };
         cancelGc = this.timers.after(BACKOFF_GC_INTERVAL_MS, gc);
-      };
-      cancelGc = this.timers.after(BACKOFF_GC_INTERVAL_MS, gc);
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? DEFAULT_WORKERS); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      cancelGc?.();
-      this.queue.shutDown();
-      this.log.info("Shutting down daemon sets controller");
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await this.processNextWorkItem()) {
-      // Each turn handles one key.
-    }
+        return { cleanup: () => cancelGc?.() };
+      },
+    });
   }
 
   /** Syncs one key from the queue; false once the queue is shut down. */

@@ -24,7 +24,7 @@ import { isConflict } from "../../machinery/status-error.js";
 import { servicesSelecting, servicesToUpdateOnPodChange } from "../endpointslice/util/pods.js";
 import { TriggerTimeTracker } from "../endpointslice/util/trigger-time-tracker.js";
 import { type EndpointsSyncDeps, LEADER_ELECTION_ANNOTATION, syncEndpoints } from "./sync.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 
 /** Retries of one Service before it is dropped from the queue (upstream: 15, about 82 s of backoff). */
 export const MAX_RETRIES = 15;
@@ -94,26 +94,18 @@ export class EndpointsController {
 
   /** Waits for the caches, queues leftover Endpoints, then syncs Services until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    // One listener on the manager's signal, shared by every informer wait:
-    // the controllers together would otherwise stack dozens on it.
-    const local = new AbortController();
-    const stop = () => {
-      local.abort();
-      this.queue.shutDown();
-    };
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      const synced = await Promise.all([this.services.waitForSync(local.signal), this.pods.waitForSync(local.signal), this.endpoints.waitForSync(local.signal)]);
-      if (!synced.every(Boolean)) return;
-      this.log.info("starting endpoint controller");
-      this.checkLeftoverEndpoints();
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? 5); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", stop);
-      this.queue.shutDown();
-    }
+    return runController(signal, {
+      name: "endpoint",
+      log: this.log,
+      queues: [this.queue],
+      informers: [this.services, this.pods, this.endpoints],
+      workers: this.opts.workers ?? 5,
+      processNextWorkItem: () => processNextWorkItem(this.queue, (key) => syncEndpoints(this.deps, key), (key, err) => this.handleErr(key, err)),
+      afterSync: () => {
+        this.checkLeftoverEndpoints();
+        return undefined;
+      },
+    });
   }
 
   /**
@@ -125,12 +117,6 @@ export class EndpointsController {
     for (const ep of this.endpoints.list()) {
       if (ep.metadata?.annotations?.[LEADER_ELECTION_ANNOTATION] !== undefined) continue;
       this.queue.add(objectKey(ep));
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await processNextWorkItem(this.queue, (key) => syncEndpoints(this.deps, key), (key, err) => this.handleErr(key, err))) {
-      // each turn handles one key
     }
   }
 

@@ -30,7 +30,7 @@ import { type EndpointSliceSyncDeps, StaleInformerCacheError, syncEndpointSlices
 import { EndpointSliceTracker } from "./tracker.js";
 import { servicesSelecting, servicesToUpdateOnPodChange } from "./util/pods.js";
 import { TriggerTimeTracker } from "./util/trigger-time-tracker.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 
 /** Retries of one Service before it is dropped from the queue (upstream: 15). */
 export const MAX_RETRIES = 15;
@@ -176,36 +176,14 @@ export class EndpointSliceController {
 
   /** Waits for the caches, then syncs Services until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    // One listener on the manager's signal, shared by every informer wait:
-    // the controllers together would otherwise stack dozens on it.
-    const local = new AbortController();
-    const stop = () => {
-      local.abort();
-      this.queue.shutDown();
-    };
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      const synced = await Promise.all([
-        this.services.waitForSync(local.signal),
-        this.pods.waitForSync(local.signal),
-        this.nodes.waitForSync(local.signal),
-        this.slices.waitForSync(local.signal),
-      ]);
-      if (!synced.every(Boolean)) return;
-      this.log.info("starting endpoint slice controller");
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? 5); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", stop);
-      this.queue.shutDown();
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await processNextWorkItem(this.queue, (key) => syncEndpointSlices(this.deps, key), (key, err) => this.handleErr(key, err))) {
-      // each turn handles one key
-    }
+    return runController(signal, {
+      name: "endpointslice",
+      log: this.log,
+      queues: [this.queue],
+      informers: [this.services, this.pods, this.nodes, this.slices],
+      workers: this.opts.workers ?? 5,
+      processNextWorkItem: () => processNextWorkItem(this.queue, (key) => syncEndpointSlices(this.deps, key), (key, err) => this.handleErr(key, err)),
+    });
   }
 
   private handleErr(key: string, err: unknown): void {

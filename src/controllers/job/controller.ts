@@ -25,7 +25,7 @@ import { ControllerExpectations } from "../common/expectations.js";
 import { addPodControllerUIDIndexer, POD_CONTROLLER_UID_INDEX } from "../common/indexers.js";
 import { type PodControl, type PodEventRecorder, RealPodControl, restPodApi } from "../common/pod-control.js";
 import { podKey } from "../common/pod-utils.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 import type { Controller, ControllerContext } from "../manager.js";
 import { type JobApi, restJobApi } from "./api.js";
 import { BackoffStore } from "./backoff.js";
@@ -123,34 +123,15 @@ export class JobController implements Controller {
 
   /** Waits for the caches, then runs the workers and the orphan worker until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const onAbort = () => {
-      stop.abort();
-      this.queue.shutDown();
-      this.orphanQueue.shutDown();
-    };
-    if (signal.aborted) return;
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.log.info("starting controller", { controller: "job" });
-      const synced = await Promise.all([this.opts.podInformer.waitForSync(stop.signal), this.opts.jobInformer.waitForSync(stop.signal)]);
-      if (!synced.every(Boolean)) return;
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? DEFAULT_WORKERS); i++) workers.push(this.worker());
-      workers.push(this.orphanWorker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      this.queue.shutDown();
-      this.orphanQueue.shutDown();
-      this.log.info("shutting down controller", { controller: "job" });
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await this.processNextWorkItem()) {
-      // One key per turn.
-    }
+    return runController(signal, {
+      name: "job",
+      log: this.log,
+      queues: [this.queue, this.orphanQueue],
+      informers: [this.opts.podInformer, this.opts.jobInformer],
+      workers: this.opts.workers ?? DEFAULT_WORKERS,
+      processNextWorkItem: () => this.processNextWorkItem(),
+      afterSync: () => ({ loops: [this.orphanWorker()] }),
+    });
   }
 
   private async orphanWorker(): Promise<void> {

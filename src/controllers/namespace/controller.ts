@@ -20,7 +20,7 @@ import { WorkQueue } from "../../client/work-queue.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
 import { restContentApi, restNamespaceApi } from "./api.js";
 import { type ContentApi, type NamespaceApi, NamespacedResourcesDeleter, ResourcesRemainingError } from "./sync.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 
 /** Upstream's `namespaceDeletionGracePeriod`. */
 export const NAMESPACE_DELETION_GRACE_PERIOD_MS = 5000;
@@ -70,30 +70,14 @@ export class NamespaceController {
 
   /** Waits for the namespace cache, then deletes terminating namespaces until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    // One listener on the manager's signal, shared by every informer wait:
-    // the controllers together would otherwise stack dozens on it.
-    const local = new AbortController();
-    const stop = () => {
-      local.abort();
-      this.queue.shutDown();
-    };
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      if (!(await this.namespaces.waitForSync(local.signal))) return;
-      this.log.info("starting namespace controller");
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? 10); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", stop);
-      this.queue.shutDown();
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await processNextWorkItem(this.queue, (key) => this.sync(key), (key, err) => this.handleErr(key, err))) {
-      // each turn handles one key
-    }
+    return runController(signal, {
+      name: "namespace",
+      log: this.log,
+      queues: [this.queue],
+      informers: [this.namespaces],
+      workers: this.opts.workers ?? 10,
+      processNextWorkItem: () => processNextWorkItem(this.queue, (key) => this.sync(key), (key, err) => this.handleErr(key, err)),
+    });
   }
 
   private handleErr(key: string, err: unknown): void {

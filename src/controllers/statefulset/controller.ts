@@ -23,7 +23,7 @@ import { errorMessage } from "../common/errors.js";
 import { addPodControllerUIDIndexer, filterPodsByOwner } from "../common/indexers.js";
 import { type PodControl, type PodEventRecorder, RealPodControl, restPodApi } from "../common/pod-control.js";
 import { isPodReady, podKey } from "../common/pod-utils.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 import { type ControllerHistory, informerRevisionLister, RealControllerHistory, restControllerRevisionApi } from "../history/controller-history.js";
 import { CONTROLLER_REVISIONS } from "../history/kinds.js";
 import type { Controller, ControllerContext } from "../manager.js";
@@ -97,36 +97,15 @@ export class StatefulSetController implements Controller {
 
   /** Waits for the caches, then runs the workers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const onAbort = () => {
-      stop.abort();
-      this.queue.shutDown();
-    };
-    if (signal.aborted) return;
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.log.info("Starting stateful set controller");
-      const synced = await Promise.all([
-        this.opts.podInformer.waitForSync(stop.signal),
-        this.opts.setInformer.waitForSync(stop.signal),
-        this.opts.pvcInformer.waitForSync(stop.signal),
-        this.opts.revisionInformer.waitForSync(stop.signal),
-      ]);
-      if (!synced.every(Boolean)) return;
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? DEFAULT_WORKERS); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      this.queue.shutDown();
-      this.log.info("Shutting down statefulset controller");
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await this.processNextWorkItem()) {
-      // Each turn handles one key.
-    }
+    const o = this.opts;
+    return runController(signal, {
+      name: "statefulset",
+      log: this.log,
+      queues: [this.queue],
+      informers: [o.podInformer, o.setInformer, o.pvcInformer, o.revisionInformer],
+      workers: o.workers ?? DEFAULT_WORKERS,
+      processNextWorkItem: () => this.processNextWorkItem(),
+    });
   }
 
   /** Syncs one key from the queue; false once the queue is shut down. */

@@ -17,7 +17,7 @@ import { WorkQueue } from "../../client/work-queue.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
 import { isNotFound } from "../../machinery/status-error.js";
 import { errorMessage } from "../common/errors.js";
-import { processNextWorkItem } from "../common/workers.js";
+import { processNextWorkItem, runController } from "../common/workers.js";
 import type { Controller, ControllerContext } from "../manager.js";
 import { needsCleanup, timeLeft } from "./ttl.js";
 
@@ -71,30 +71,14 @@ export class TtlAfterFinishedController implements Controller {
 
   /** Waits for the Job cache, then runs the workers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const onAbort = () => {
-      stop.abort();
-      this.queue.shutDown();
-    };
-    if (signal.aborted) return;
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.log.info("starting controller", { controller: "ttl-after-finished" });
-      if (!(await this.opts.jobInformer.waitForSync(stop.signal))) return;
-      const workers: Promise<void>[] = [];
-      for (let i = 0; i < (this.opts.workers ?? DEFAULT_WORKERS); i++) workers.push(this.worker());
-      await Promise.all(workers);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      this.queue.shutDown();
-      this.log.info("shutting down controller", { controller: "ttl-after-finished" });
-    }
-  }
-
-  private async worker(): Promise<void> {
-    while (await this.processNextWorkItem()) {
-      // One key per turn.
-    }
+    return runController(signal, {
+      name: "ttl-after-finished",
+      log: this.log,
+      queues: [this.queue],
+      informers: [this.opts.jobInformer],
+      workers: this.opts.workers ?? DEFAULT_WORKERS,
+      processNextWorkItem: () => this.processNextWorkItem(),
+    });
   }
 
   /** Handles one key; false once the queue is shut down. */
