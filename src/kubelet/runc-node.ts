@@ -20,6 +20,7 @@ import { RestClient } from "../client/rest-client.js";
 import { systemTimers } from "../client/timers.js";
 import type { Logger } from "../machinery/log.js";
 import { CniPodNetwork } from "../network/cni/cni-pod-network.js";
+import { NodeRouteSync } from "../network/cni/node-route-sync.js";
 import { loadRegistryConfig } from "../runtime/images/registry-config.js";
 import { FileImageStore, imageStoreRoot } from "../runtime/images/store.js";
 import { RuncRuntime } from "../runtime/runc/runc-runtime.js";
@@ -177,6 +178,17 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
     const k = kubelet;
     const run = runKubelets({ kubelets: [k], pods: new ResourceClient<Pod>(rest, PODS), nodes: new ResourceClient<Node>(rest, NODES), single: true, logger: log, timers });
     cleanups.unshift(() => run.stop());
+
+    // Other nodes' pods are reached through their node IPs (flannel's host-gw); the routes outlive a restart.
+    const routes = new NodeRouteSync({ nodes: new ResourceClient<Node>(rest, NODES), nodeName: o.nodeName, nodeIP: o.nodeIP, clusterCidr: o.clusterCidr, logger: log, timers });
+    const routesAbort = new AbortController();
+    const routesRun = routes.run(routesAbort.signal).catch((err: Error) => {
+      if (!routesAbort.signal.aborted) log.error("the routes to other nodes' pods stopped", { err: err.message });
+    });
+    cleanups.unshift(async () => {
+      routesAbort.abort();
+      await routesRun;
+    });
 
     const logs = new ContainerLogManager({ runtime, maxSizeBytes: cfg.containerLogMaxSizeBytes, maxFiles: cfg.containerLogMaxFiles, podLogsDir, logger: log });
     logs.start();

@@ -62,10 +62,10 @@ export class NodeLease {
     try {
       if (!this.lease) {
         try {
-          this.lease = await this.o.limiter.run(() => client.get(this.o.nodeName));
+          this.lease = await this.o.limiter.run(() => client.get(this.o.nodeName), "heartbeat");
         } catch (err) {
           if (!isNotFound(err)) throw err;
-          this.lease = await this.o.limiter.run(() => client.create(this.newLease(now)));
+          this.lease = await this.o.limiter.run(() => client.create(this.newLease(now)), "heartbeat");
           return true;
         }
       }
@@ -73,7 +73,7 @@ export class NodeLease {
       next.spec = { ...next.spec, holderIdentity: this.o.nodeName, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: now };
       const uid = this.o.nodeUid();
       if (uid && !(next.metadata?.ownerReferences ?? []).some((r) => r.uid === uid)) next.metadata!.ownerReferences = [this.ownerRef(uid)];
-      this.lease = await this.o.limiter.run(() => client.update(next));
+      this.lease = await this.o.limiter.run(() => client.update(next), "heartbeat");
       return true;
     } catch (err) {
       this.lease = undefined;

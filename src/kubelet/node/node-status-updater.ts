@@ -90,12 +90,12 @@ export class NodeStatusUpdater {
           const facts = await this.o.facts();
           const wanted = initialNode(facts, this.o.timers.now(), this.o.extraLabels);
           try {
-            this.node = await this.o.limiter.run(() => this.o.nodes.create(wanted));
+            this.node = await this.o.limiter.run(() => this.o.nodes.create(wanted), "heartbeat");
             this.emitTransitions(undefined, this.node.status);
           } catch (err) {
             if (!isAlreadyExists(err)) throw err;
             // Our Node from an earlier run: take it over, as upstream does.
-            this.node = await this.o.limiter.run(() => this.o.nodes.get(this.o.nodeName));
+            this.node = await this.o.limiter.run(() => this.o.nodes.get(this.o.nodeName), "heartbeat");
             await this.report(facts, true);
           }
           this.lastReported ??= this.node.status;
@@ -133,7 +133,7 @@ export class NodeStatusUpdater {
     const next = buildNodeStatus(this.lastReported, facts, now);
     const due = now - this.lastReportAt >= this.o.reportFrequencyMs;
     if (!force && !due && !nodeStatusChanged(this.lastReported, next)) return;
-    const written = await this.o.limiter.run(() => this.o.nodes.patch(this.o.nodeName, { status: next }, { type: "merge", subresource: "status" }));
+    const written = await this.o.limiter.run(() => this.o.nodes.patch(this.o.nodeName, { status: next }, { type: "merge", subresource: "status" }), "heartbeat");
     this.emitTransitions(this.lastReported, next);
     this.node = written;
     this.lastReported = next;

@@ -261,7 +261,7 @@ export class PodSyncer {
       warn: (reason, note) => this.o.events.emit(podRef(pod), "Warning", reason, note),
     });
     if (!env.ok) return this.configError(ref, env.message);
-    const mounts = this.o.volumes ? await this.o.volumes.containerMounts(pod, container, env.envs, podIPs) : mountsWithoutManager(container);
+    const mounts = this.o.volumes ? await this.o.volumes.containerMounts(pod, container, env.envs, podIPs) : mountsWithoutManager(pod, container);
     if (!mounts.ok) return this.configError(ref, mounts.message);
 
     const restartCount = latest ? latest.restartCount + 1 : 0;

@@ -7,7 +7,7 @@ import { FakeClock } from "../../machinery/clock.js";
 import { silentLogger } from "../../machinery/log.js";
 import { FakePodObjects } from "./fake-objects.js";
 import { type Mounter, SimulatedMounter, SystemMounter } from "./mounter.js";
-import { VolumeManager } from "./volume-manager.js";
+import { mountsWithoutManager, VolumeManager } from "./volume-manager.js";
 
 const isRoot = process.getuid?.() === 0;
 const roots: string[] = [];
@@ -266,5 +266,20 @@ describe("VolumeManager", () => {
     await h.vm.cleanupOrphans(new Set(["kept"]));
     assert.deepEqual(readdirSync(join(h.rootDir, "pods")), ["kept"]);
     assert.ok(lstatSync(h.volDir("kubernetes.io~empty-dir", "d", "kept")).isDirectory());
+  });
+});
+
+describe("mountsWithoutManager (simulated nodes)", () => {
+  const pod = (mounts: string[]): Pod => ({
+    metadata: { name: "p", namespace: "default", uid: "u" },
+    spec: { volumes: [{ name: "kube-api-access-abcde", projected: { sources: [] } }], containers: [{ name: "c", volumeMounts: mounts.map((name) => ({ name, mountPath: `/m/${name}` })) }] },
+  });
+  it("mounts nothing for volumes the pod declares", () => {
+    const p = pod(["kube-api-access-abcde"]);
+    assert.deepEqual(mountsWithoutManager(p, p.spec!.containers[0]!), { ok: true, mounts: [] });
+  });
+  it("fails a mount naming no volume of the pod, as upstream", () => {
+    const p = pod(["kube-api-access-abcde", "ghost"]);
+    assert.deepEqual(mountsWithoutManager(p, p.spec!.containers[0]!), { ok: false, message: 'cannot find volume "ghost" to mount into container "c"' });
   });
 });

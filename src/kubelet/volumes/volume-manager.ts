@@ -282,9 +282,14 @@ export class VolumeManager {
   }
 }
 
-/** The mounts of a container whose pod has no volume manager: none, unless it asks for volumes. */
-export function mountsWithoutManager(container: Container): MountsResult {
-  const m = container.volumeMounts?.[0];
+/**
+ * The mounts of a container on a node without a volume manager (simulated
+ * nodes, whose containers never read files, as KWOK's): nothing is mounted,
+ * but a mount naming no volume of the pod fails as upstream's does.
+ */
+export function mountsWithoutManager(pod: Pod, container: Container): MountsResult {
+  const names = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  const m = container.volumeMounts?.find((vm) => !names.has(vm.name));
   if (m) return { ok: false, message: `cannot find volume "${m.name}" to mount into container "${container.name}"` };
   return { ok: true, mounts: [] as Mount[] };
 }

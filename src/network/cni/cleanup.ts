@@ -4,7 +4,8 @@
  * left on the host — stray sandbox namespaces, the plugins' iptables
  * chains for this network, the pod bridge, host-local's reservations and,
  * once no other skiff node on the machine still serves the cluster CIDR,
- * the cluster-wide routes, the service bridge and its guard table.
+ * the cluster-wide routes, the service bridge, its guard table and the
+ * pod-to-pod no-masquerade rule.
  * Sysctls stay as they are (other software may rely on forwarding).
  */
 import { rmSync } from "node:fs";
@@ -16,15 +17,17 @@ import { CniPodNetwork, type CniPodNetworkOptions } from "./cni-pod-network.js";
 import { deleteLink, deleteRoute, listLinks, listRoutes } from "./host-net.js";
 import { removeOwnedRules } from "./iptables-rules.js";
 import { deleteNetns, listNetns } from "./netns.js";
+import { deletePodToPodNoMasq } from "./node-routes.js";
 import { deleteServiceGuard, guardTableName } from "./service-guard.js";
 
 /** Options of {@link cleanupNodeNetwork}: the node's network options, plus what to keep. */
 export interface CleanupNodeNetworkOptions extends CniPodNetworkOptions {
   /**
    * Keep the cluster-wide pieces (service route and bridge, guard table,
-   * `unreachable` cluster route, routes to other nodes) even when no other
-   * skiff node on this machine seems to use them. By default they go once
-   * no other link holds an address in the cluster CIDR.
+   * `unreachable` cluster route, routes to other nodes, the pod-to-pod
+   * no-masquerade rule) even when no other skiff node on this machine
+   * seems to use them. By default they go once no other link holds an
+   * address in the cluster CIDR.
    */
   readonly keepClusterRoutes?: boolean;
 }
@@ -80,6 +83,8 @@ export async function cleanupNodeNetwork(opts: CleanupNodeNetworkOptions): Promi
     if (svcErr !== undefined) errors.push(svcErr);
     const guardErr = await deleteServiceGuard(guardTableName(o.serviceBridgeName));
     if (guardErr !== undefined) errors.push(guardErr);
+    const noMasqErr = await deletePodToPodNoMasq(formatCidr(o.clusterCidr));
+    if (noMasqErr !== undefined) errors.push(noMasqErr);
   }
   if (errors.length > 0) return fail("Unknown", `pod network cleanup incomplete: ${errors.join("; ")}`);
   log.info("pod network removed from this node");

@@ -158,7 +158,7 @@ describe("CniPodNetwork with the real CNI plugins", { skip }, () => {
     assert.deepEqual(net.recordedSandboxes(), []);
     const outside = await net.setPodCidr("10.42.7.0/24");
     assert.ok(!outside.ok);
-    assert.match(outside.error.message, /not inside the cluster CIDR 10\.199\.0\.0\/16/);
+    assert.match(outside.error.message, /not inside the cluster CIDR 10\.197\.0\.0\/16/);
   });
 
   it("reports a missing plugin in the condition", async () => {
@@ -179,7 +179,7 @@ describe("CniPodNetwork with the real CNI plugins", { skip }, () => {
     assert.equal(routeDev("10.197.9.9"), undefined, "another node's range is unreachable");
     // The bridge has no ports: nothing can leave through it.
     assert.equal(sh("ip", ["-j", "link", "show", "master", opts.serviceBridgeName!]).stdout.trim(), "[]");
-    assert.match(sh("nft", ["list", "table", "ip", guardTableName(opts.serviceBridgeName!)]).stdout, /ip daddr 10\.198\.0\.0\/16 reject/);
+    assert.match(sh("nft", ["list", "table", "ip", guardTableName(opts.serviceBridgeName!)]).stdout, /ip daddr 10\.196\.0\.0\/16 reject/);
     // Only now that both are known to end here: a connect fails at once, locally.
     assert.equal(await tryConnect("10.196.5.5", 80), "EHOSTUNREACH");
     assert.equal(await tryConnect("10.197.9.9", 80), "EHOSTUNREACH");
@@ -198,7 +198,7 @@ describe("CniPodNetwork with the real CNI plugins", { skip }, () => {
     assert.equal(ra.value.netnsPath, `/run/netns/${a.ns}`);
     assert.ok(existsSync(ra.value.netnsPath));
     assert.notEqual(a.ip, b.ip);
-    for (const ip of [a.ip, b.ip]) assert.match(ip, /^10\.199\.7\.\d+$/);
+    for (const ip of [a.ip, b.ip]) assert.match(ip, /^10\.197\.7\.\d+$/);
     assert.notEqual(a.ip, GATEWAY);
     // eth0 carries the address and lo is up (the loopback plugin ran).
     assert.match(sh("ip", ["netns", "exec", a.ns, "ip", "-4", "addr", "show", "eth0"]).stdout, new RegExp(`inet ${a.ip.replaceAll(".", "\\.")}/24`));
