@@ -33,19 +33,9 @@ import { WebhookAuthorizer, WebhookTokenAuthenticator } from "../src/kubelet/ser
 import { silentLogger } from "../src/machinery/log.js";
 import { SimRuntime } from "../src/runtime/sim/sim-runtime.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
+import { eventually } from "./support/eventually.js";
 
 const NODE = "logs-node";
-
-/** Polls `fn` until it returns a value (not undefined), at most `ms`. */
-async function eventually<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("kubectl logs through skiff server to a kubelet", () => {
   let server: TestServer;

@@ -26,6 +26,7 @@ import {
   writeKubeletConfig,
 } from "./support/node-cluster.js";
 import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { eventually } from "./support/eventually.js";
 
 let server: TestServer;
 let node: NodeIdentity;
@@ -58,16 +59,6 @@ function startAgent(): ChildProcess {
     "--service-cidr",
     TEST_SERVICE_CIDR,
   ]);
-}
-
-async function eventually<T>(what: string, check: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 function getPod(name: string): Pod | undefined {

@@ -566,7 +566,7 @@ export class Framework implements Handle {
    */
   runFilterPluginsWithNominatedPods(state: CycleState, pod: Pod, info: NodeInfo): Status | null {
     // The common case: nothing nominated to this node, one pass.
-    if (!this.nominator || !this.nominator.hasNominatedPods() || this.nominator.nominatedPodsForNode(info.name).length === 0) return this.runFilterPlugins(state, pod, info);
+    if (!this.nominator?.hasNominatedPods() || this.nominator.nominatedPodsForNode(info.name).length === 0) return this.runFilterPlugins(state, pod, info);
     let status: Status | null = null;
     let podsAdded = false;
     for (let i = 0; i < 2; i++) {
