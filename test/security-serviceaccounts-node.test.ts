@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ok } from "./support/cluster.js";
-import { BUSYBOX_IMAGE, type NodeServer, startNodeServer } from "./support/node-cluster.js";
+import { BUSYBOX_IMAGE, type NodeServer, nodeContainers, startNodeServer } from "./support/node-cluster.js";
 
 let srv: NodeServer;
 before(async () => {
@@ -49,5 +49,7 @@ describe("projected ServiceAccount token in a pod", () => {
       const r = withToken(token, ["auth", "whoami"]);
       return r.status !== 0 && /Unauthorized/.test(r.stderr) ? true : undefined;
     });
+    // A force-deleted pod's containers are stopped by the kubelet all the same.
+    await srv.eventually("the pod's container to be gone", () => (nodeContainers(srv.dataDir).length === 0 ? true : undefined));
   });
 });

@@ -96,8 +96,19 @@ export function writeKubeletConfig(dataDir: string, node: NodeIdentity, extra: r
   return file;
 }
 
-/** Removes what a stopped node left on the host (network, cgroups, mounts) and its data dir; asserts the network cleanup worked. */
+/** The ids of the containers the node's runc still has (running or stopped), from its own runc root. */
+export function nodeContainers(dataDir: string): string[] {
+  const root = join(dataDir, "agent", "runtime", "runc");
+  if (!existsSync(root)) return [];
+  const r = spawnSync("runc", ["--root", root, "list", "-q"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n").filter((l) => l !== "") : [];
+}
+
+/** Removes what a stopped node left on the host (containers, network, cgroups, mounts) and its data dir; asserts the network cleanup worked. */
 export function cleanupNode(dataDir: string, node: NodeIdentity, kubeletConfig: string): void {
+  // Containers outlive their agent by design (it adopts them on restart): a test's node ends with its own.
+  const root = join(dataDir, "agent", "runtime", "runc");
+  for (const id of nodeContainers(dataDir)) spawnSync("runc", ["--root", root, "delete", "--force", id]);
   const cleanup = skiff(["agent", "--cleanup", "--data-dir", dataDir, "--kubelet-config", kubeletConfig, "--cluster-cidr", TEST_CLUSTER_CIDR, "--service-cidr", TEST_SERVICE_CIDR]);
   removeCgroupTree(node.cgroupRoot);
   for (const m of mountsUnder(dataDir).reverse()) spawnSync("umount", ["-l", m]);
