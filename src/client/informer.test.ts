@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { expired } from "../machinery/status-error.js";
-import { type EventHandlers, SharedInformer } from "./informer.js";
+import { type EventHandlers, SharedInformer, stripManagedFields } from "./informer.js";
 import type { KubeList, ListerWatcher, ListOptions, WatchOptions } from "./resource-client.js";
 import { objectKey } from "./store.js";
 import { type WatchEvent, WatchExpiredError } from "./watch.js";
@@ -238,5 +238,22 @@ describe("SharedInformer", () => {
     const p = inf.waitForSync(ac.signal);
     ac.abort();
     assert.equal(await p, false);
+  });
+
+  it("applies its transform to listed and watched objects before caching them (stripManagedFields)", async () => {
+    const src = new FakeSource();
+    const withFields = (p: Pod) => ({ ...p, metadata: { ...p.metadata, managedFields: [{ manager: "kubectl" }] } });
+    src.set(withFields(pod("a", 1)));
+    src.rv = 1;
+    const inf = new SharedInformer<Pod>({ source: src, transform: stripManagedFields });
+    const ac = new AbortController();
+    const done = inf.run(ac.signal);
+    assert.equal(await inf.waitForSync(ac.signal), true);
+    await until("watching", () => src.watches.length === 1);
+    src.watches[0]!.channel.push({ type: "ADDED", object: withFields(pod("b", 2)) });
+    await until("b cached", () => inf.get("default/b") !== undefined);
+    for (const name of ["a", "b"]) assert.equal("managedFields" in inf.get(`default/${name}`)!.metadata, false, name);
+    ac.abort();
+    await done;
   });
 });

@@ -58,6 +58,22 @@ export interface InformerOptions<T> {
   readonly backoffMaxMs?: number;
   /** The watch's server-side timeout for each new watch (client-go: 5–10 min at random). */
   readonly watchTimeoutSeconds?: () => number;
+  /**
+   * Applied to every object before it is cached and handed to handlers
+   * (client-go's `SetTransform`), e.g. {@link stripManagedFields} to keep
+   * a large cache small.
+   */
+  readonly transform?: (obj: T) => T;
+}
+
+/**
+ * Drops `metadata.managedFields`, as client-go's
+ * `TransformStripManagedFields`: no controller reads them, and they are a
+ * third of a pod's JSON.
+ */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
+  return obj;
 }
 
 interface Listener<T> {
@@ -226,7 +242,8 @@ export class SharedInformer<T extends KubeObject> {
       rv = all.metadata?.resourceVersion ?? "";
     }
     if (signal.aborted) return;
-    this.replace(items, rv);
+    const transform = this.opts.transform;
+    this.replace(transform ? items.map(transform) : items, rv);
   }
 
   /** Makes the cache equal `items`, telling handlers the difference. */
@@ -310,7 +327,7 @@ export class SharedInformer<T extends KubeObject> {
 
   private apply(ev: WatchEvent<T>): void {
     if (ev.type === "ERROR") throw new StatusError(ev.object);
-    const obj = ev.object;
+    const obj = ev.type === "BOOKMARK" || !this.opts.transform ? ev.object : this.opts.transform(ev.object);
     if (ev.type !== "BOOKMARK") {
       const key = objectKey(obj);
       if (ev.type === "DELETED") {
@@ -369,6 +386,8 @@ export interface InformerFactoryOptions {
   /** Default resync period for the informers it makes (off unless given). */
   readonly resyncPeriodMs?: number;
   readonly timers?: Timers;
+  /** The transform of every informer it makes (see {@link InformerOptions.transform}). */
+  readonly transform?: (obj: KubeObject) => KubeObject;
 }
 
 /** Narrows what one shared informer watches. */
@@ -407,6 +426,7 @@ export class InformerFactory {
         name: d.group ? `${d.resource}.${d.group}` : d.resource,
         logger: this.opts.logger,
         timers: this.opts.timers,
+        transform: this.opts.transform,
       });
       this.informers.set(key, inf);
     }

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { EventRecorder } from "../client/event-recorder.js";
-import { InformerFactory } from "../client/informer.js";
+import { InformerFactory, stripManagedFields } from "../client/informer.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
 import type { RestClient } from "../client/rest-client.js";
 import { type Logger, silentLogger } from "../machinery/log.js";
@@ -204,7 +204,7 @@ export class ControllerManager {
     // Every controller listens for the end of leadership on this one signal: more than Node's default 10 is expected, not a leak.
     setMaxListeners(0, signal);
     // Informers and recorders live as long as this term of leadership.
-    const informers = new InformerFactory(this.opts.rest, { logger: this.log });
+    const informers = new InformerFactory(this.opts.rest, { logger: this.log, transform: stripManagedFields });
     const recorders: EventRecorder[] = [];
     const ctx: ControllerContext = {
       rest: this.opts.rest,

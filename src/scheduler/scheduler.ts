@@ -13,7 +13,7 @@
  */
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from "kubernetes-types/core/v1.js";
 import type { EventRecorder } from "../client/event-recorder.js";
-import { InformerFactory, type SharedInformer } from "../client/informer.js";
+import { InformerFactory, type SharedInformer, stripManagedFields } from "../client/informer.js";
 import type { KubeObject } from "../client/resource-client.js";
 import { ResourceClient } from "../client/resource-client.js";
 import { NODES, PODS } from "../client/resources.js";
@@ -90,7 +90,7 @@ export class Scheduler {
     this.clock = opts.clock ?? systemClock;
     this.pods = new ResourceClient<Pod>(opts.rest, PODS);
     this.cache = new Cache({ clock: this.clock });
-    this.informers = new InformerFactory(opts.rest, { logger: this.log });
+    this.informers = new InformerFactory(opts.rest, { logger: this.log, transform: stripManagedFields });
     // Terminated pods hold no resources: upstream's assigned-pod informer leaves them out too.
     this.podInformer = this.informers.informerFor<Pod>(PODS, { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
     this.nodeInformer = this.informers.informerFor<Node>(NODES);
