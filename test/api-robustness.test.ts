@@ -328,7 +328,7 @@ describe("watch from a compacted resourceVersion", () => {
   });
 
   it("answers HTTP 200 and then one ERROR event with a 410 Expired Status", async () => {
-    compacting = await startTestServer(["--compaction-interval", "1s"]);
+    compacting = await startTestServer(["--compaction-interval", "1s", "--disable", "controller-manager"]);
     const c = RawClient.fromKubeconfig(compacting.kubeconfig, compacting.port);
     const path = "/api/v1/namespaces/default/configmaps";
     const created = await c.post(path, configMap("compacted", { n: "0" }));
