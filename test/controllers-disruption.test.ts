@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,7 +19,8 @@ import { POD_DISRUPTION_BUDGETS, PODS } from "../src/client/resources.js";
 import { RestClient } from "../src/client/rest-client.js";
 import { StatusError } from "../src/machinery/status-error.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
-import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { startSimAgent } from "./support/sim-agent.js";
+import { stopProcess } from "./support/skiff.js";
 import { eventually } from "./support/eventually.js";
 
 const NS = "budgets";
@@ -47,24 +48,7 @@ describe("PodDisruptionBudget status (disruption controller)", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-disruption-e2e-"));
     server = await startTestServer([]);
-    // The join token: each simulated node gets its own system:node:NAME certificate.
-    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
-    agent = skiffBackground([
-      "agent",
-      "--server",
-      `https://127.0.0.1:${server.port}`,
-      "--token",
-      joinToken,
-      "--runtime",
-      "sim",
-      "--simulate-nodes",
-      "2",
-      "--node-name",
-      "pdb",
-      "--data-dir",
-      join(dir, "agent"),
-    ]);
-    await waitForLog(agent, /msg="nodes registered"/);
+    agent = (await startSimAgent(server, { nodes: 2, nodeName: "pdb", dataDir: join(dir, "agent") })).process;
     rest = new RestClient(configFromKubeconfig(server.kubeconfig));
     pdbs = new ResourceClient<PodDisruptionBudget>(rest, POD_DISRUPTION_BUDGETS, NS);
     kubectl(["create", "namespace", NS]);

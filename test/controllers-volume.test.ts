@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,7 +20,8 @@ import { CORE_EVENTS, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS } from 
 import { RestClient } from "../src/client/rest-client.js";
 import { isNotFound } from "../src/machinery/status-error.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
-import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { startSimAgent } from "./support/sim-agent.js";
+import { stopProcess } from "./support/skiff.js";
 import { eventually } from "./support/eventually.js";
 
 const NS = "storage";
@@ -47,24 +48,7 @@ describe("persistent volumes (persistentvolume-binder, local-path-provisioner, p
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-volume-e2e-"));
     server = await startTestServer([]);
-    // The join token: each simulated node gets its own system:node:NAME certificate.
-    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
-    agent = skiffBackground([
-      "agent",
-      "--server",
-      `https://127.0.0.1:${server.port}`,
-      "--token",
-      joinToken,
-      "--runtime",
-      "sim",
-      "--simulate-nodes",
-      "2",
-      "--node-name",
-      "vol",
-      "--data-dir",
-      join(dir, "agent"),
-    ]);
-    await waitForLog(agent, /msg="nodes registered"/);
+    agent = (await startSimAgent(server, { nodes: 2, nodeName: "vol", dataDir: join(dir, "agent") })).process;
     rest = new RestClient(configFromKubeconfig(server.kubeconfig));
     pvcs = new ResourceClient<PersistentVolumeClaim>(rest, PERSISTENT_VOLUME_CLAIMS, NS);
     pvs = new ResourceClient<PersistentVolume>(rest, PERSISTENT_VOLUMES);

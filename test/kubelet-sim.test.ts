@@ -6,20 +6,21 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
-import { skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
+import { startSimAgent } from "./support/sim-agent.js";
+import { stopProcess } from "./support/skiff.js";
 import { eventually } from "./support/eventually.js";
 
 describe("skiff agent --runtime sim", () => {
   let server: TestServer;
   let agent: ChildProcess | undefined;
   let dir: string;
-  let agentLog = "";
+  let agentLog: () => string = () => "";
 
   const kubectl = (args: string[]) => server.kubectl(args);
   const getPod = (name: string): Pod | undefined => {
@@ -51,28 +52,9 @@ describe("skiff agent --runtime sim", () => {
       ].join("\n"),
     );
     server = await startTestServer([]);
-    const joinToken = readFileSync(join(server.dataDir, "token"), "utf8").trim();
-    agent = skiffBackground([
-      "agent",
-      "--server",
-      `https://127.0.0.1:${server.port}`,
-      "--token",
-      joinToken,
-      "--runtime",
-      "sim",
-      "--simulate-nodes",
-      "3",
-      "--node-name",
-      "sim",
-      "--data-dir",
-      join(dir, "agent"),
-      "--kubelet-config",
-      kubeletConfig,
-    ]);
-    agent.stderr?.on("data", (d: Buffer) => {
-      agentLog += d.toString();
-    });
-    await waitForLog(agent, /msg="nodes registered"/);
+    const sim = await startSimAgent(server, { nodes: 3, nodeName: "sim", dataDir: join(dir, "agent"), kubeletConfig });
+    agent = sim.process;
+    agentLog = sim.log;
   });
 
   after(async () => {
@@ -174,6 +156,6 @@ describe("skiff agent --runtime sim", () => {
     const r = kubectl(["get", "events", "--field-selector", "involvedObject.name=web,reason=Killing", "-o", "json"]);
     const events = (JSON.parse(ok(r, "get events")) as { items: { message: string }[] }).items;
     assert.ok(events.some((e) => e.message === "Stopping container web"), `Killing event in ${JSON.stringify(events)}`);
-    assert.doesNotMatch(agentLog, /level=error/);
+    assert.doesNotMatch(agentLog(), /level=error/);
   });
 });
