@@ -32,6 +32,7 @@ import { newTokensController } from "./serviceaccount/tokens-controller.js";
 import { newReplicaSetController, newReplicationManager } from "./replicaset/controller.js";
 import { newResourceQuotaController } from "./resourcequota/controller.js";
 import { newStatefulSetController } from "./statefulset/controller.js";
+import { newServiceLBController } from "./servicelb/controller.js";
 import { newTtlAfterFinishedController } from "./ttlafterfinished/controller.js";
 import { newPersistentVolumeBinderController, newPvcProtectionController, newPvProtectionController } from "./volume/manager-entry.js";
 
@@ -151,6 +152,8 @@ export const CONTROLLERS: Readonly<Record<string, (ctx: ControllerContext) => Co
   horizontalpodautoscaling: (ctx) => newHorizontalController(ctx),
   "clusterrole-aggregation": (ctx) => newClusterRoleAggregationController(ctx),
   resourcequota: (ctx) => newResourceQuotaController(ctx),
+  // k3s' ServiceLB: LoadBalancer Services answer on the nodes' addresses.
+  "service-lb-controller": (ctx) => newServiceLBController(ctx),
 };
 
 /** Options of a {@link ControllerManager}. */

@@ -31,6 +31,13 @@ export interface NodeServerOptions {
   /** registries.yaml content for image pulls. */
   readonly registries?: string;
   readonly extraArgs?: readonly string[];
+  /**
+   * Networking tests: the node's own ranges and an address pods can reach
+   * the host on. The address lives on an empty bridge the test makes (this
+   * kernel has no dummy links), so it is local to the host and nothing sent
+   * to it leaves the machine; the server binds there and it is the node IP.
+   */
+  readonly network?: { readonly clusterCidr: string; readonly serviceCidr: string; readonly hostAddress: string };
 }
 
 /** A running one-node server. */
@@ -105,11 +112,16 @@ export function nodeContainers(dataDir: string): string[] {
 }
 
 /** Removes what a stopped node left on the host (containers, network, cgroups, mounts) and its data dir; asserts the network cleanup worked. */
-export function cleanupNode(dataDir: string, node: NodeIdentity, kubeletConfig: string): void {
+export function cleanupNode(
+  dataDir: string,
+  node: NodeIdentity,
+  kubeletConfig: string,
+  ranges: { readonly clusterCidr: string; readonly serviceCidr: string } = { clusterCidr: TEST_CLUSTER_CIDR, serviceCidr: TEST_SERVICE_CIDR },
+): void {
   // Containers outlive their agent by design (it adopts them on restart): a test's node ends with its own.
   const root = join(dataDir, "agent", "runtime", "runc");
   for (const id of nodeContainers(dataDir)) spawnSync("runc", ["--root", root, "delete", "--force", id]);
-  const cleanup = skiff(["agent", "--cleanup", "--data-dir", dataDir, "--kubelet-config", kubeletConfig, "--cluster-cidr", TEST_CLUSTER_CIDR, "--service-cidr", TEST_SERVICE_CIDR]);
+  const cleanup = skiff(["agent", "--cleanup", "--data-dir", dataDir, "--kubelet-config", kubeletConfig, "--cluster-cidr", ranges.clusterCidr, "--service-cidr", ranges.serviceCidr]);
   removeCgroupTree(node.cgroupRoot);
   for (const m of mountsUnder(dataDir).reverse()) spawnSync("umount", ["-l", m]);
   rmSync(dataDir, { recursive: true, force: true });
@@ -126,6 +138,9 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
   const registries = opts.registries ? join(dataDir, "registries.yaml") : undefined;
   if (registries) writeFileSync(registries, opts.registries!);
   const flags = TEST_SERVER_FLAGS.filter((f) => f !== "--disable-agent");
+  const ranges = opts.network ?? { clusterCidr: TEST_CLUSTER_CIDR, serviceCidr: TEST_SERVICE_CIDR };
+  const hostLink = opts.network ? addHostAddress(`${bridge}h`, opts.network.hostAddress) : undefined;
+  const nodeIP = opts.network?.hostAddress ?? "127.0.0.1";
   const proc = skiffBackground([
     "server",
     ...flags,
@@ -135,15 +150,16 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
     "--node-name",
     nodeName,
     "--node-ip",
-    "127.0.0.1",
+    nodeIP,
+    ...(opts.network ? ["--bind-address", nodeIP] : []),
     "--kubelet-port",
     "0",
     "--kubelet-config",
     kubeletConfig,
     "--cluster-cidr",
-    TEST_CLUSTER_CIDR,
+    ranges.clusterCidr,
     "--service-cidr",
-    TEST_SERVICE_CIDR,
+    ranges.serviceCidr,
     ...(registries ? ["--private-registry", registries] : []),
     ...(opts.extraArgs ?? []),
   ]);
@@ -157,6 +173,7 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
     line = await waitForLog(proc, /msg="API server listening"/);
   } catch (err) {
     await stopProcess(proc);
+    if (hostLink) spawnSync("ip", ["link", "del", hostLink]);
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -193,7 +210,8 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
       // Pods first, so their containers, mounts and namespaces go the way a user's would.
       kubectl(["delete", "pods", "--all", "--all-namespaces", "--grace-period", "1", "--wait=true", "--timeout", "60s"]);
       await stopProcess(proc);
-      cleanupNode(dataDir, node, kubeletConfig);
+      if (hostLink) spawnSync("ip", ["link", "del", hostLink]);
+      cleanupNode(dataDir, node, kubeletConfig, ranges);
     },
   };
   try {
@@ -206,6 +224,18 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
     throw err;
   }
   return server;
+}
+
+/** Puts `address`/32 on a new empty bridge `name` (up), so the host owns it; returns the link name. */
+function addHostAddress(name: string, address: string): string {
+  for (const args of [["link", "add", name, "type", "bridge"], ["addr", "add", `${address}/32`, "dev", name], ["link", "set", name, "up"]]) {
+    const r = spawnSync("ip", args, { encoding: "utf8" });
+    if (r.status !== 0) {
+      spawnSync("ip", ["link", "del", name]);
+      throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+    }
+  }
+  return name;
 }
 
 /** What of a node's host state is left (netns, bridge, cgroups, mounts): empty when clean. */

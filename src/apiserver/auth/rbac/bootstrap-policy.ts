@@ -19,6 +19,15 @@
  *   its listers watch and upstream's scheduler does not.
  * - `skiff:node` lets nodes (group system:nodes) write events.k8s.io Events:
  *   skiff's kubelet records through that API, upstream's through core/v1.
+ * - `skiff:node-network` lets nodes read what their service proxy and
+ *   NetworkPolicy enforcer follow (Services, EndpointSlices, Nodes,
+ *   Namespaces, Pods, NetworkPolicies): skiff's agent runs both under its
+ *   node identity, as k3s' agent runs its network policy controller, where
+ *   upstream gives kube-proxy the separate `system:kube-proxy` user.
+ * - `skiff:skiff-controller` is what the server's own add-ons read and
+ *   write under the user `system:skiff-controller` (k3s' `system:k3s-controller`):
+ *   cluster DNS (CoreDNS' `system:coredns` rules) and the ingress controller
+ *   (ingress-nginx's and Traefik's rules).
  * - the `system:node` binding has no subjects, as upstream: nodes are
  *   authorized by the Node authorizer (or, until it is in the chain, by
  *   {@link NodeRoleAuthorizer} with this role's rules).
@@ -366,6 +375,12 @@ const CONTROLLER_ROLES: Record<string, PolicyRule[]> = {
   "ttl-controller": [rule(["update", "patch", "list", "watch"], [CORE], ["nodes"]), eventsRule()],
   "pvc-protection-controller": [rule(["get", "list", "watch", "update"], [CORE], ["persistentvolumeclaims"]), rule(["list", "watch", "get"], [CORE], ["pods"]), eventsRule()],
   "pv-protection-controller": [rule(["get", "list", "watch", "update"], [CORE], ["persistentvolumes"]), eventsRule()],
+  // k3s' ServiceLB (skiff's controller manager runs it; upstream's nearest is the cloud service-controller).
+  "service-lb-controller": [
+    rule(["get", "list", "watch"], [CORE], ["services", "nodes"]),
+    rule(["patch", "update"], [CORE], ["services/status"]),
+    eventsRule(),
+  ],
   "ttl-after-finished-controller": [rule(["get", "list", "watch", "delete"], [BATCH], ["jobs"]), eventsRule()],
   "root-ca-cert-publisher": [rule(["create", "update"], [CORE], ["configmaps"]), eventsRule()],
   "legacy-service-account-token-cleaner": [rule(["get"], [CORE], ["configmaps"], ["kube-apiserver-legacy-service-account-token-tracking"]), rule(["patch", "delete"], [CORE], ["secrets"])],
@@ -429,12 +444,29 @@ export function bootstrapPolicy(): BootstrapPolicy {
       clusterRole("local-path-provisioner-role", LOCAL_PATH_RULES),
       clusterRole("skiff:kube-scheduler", [rule(READ, ["scheduling.k8s.io"], ["priorityclasses"])]),
       clusterRole("skiff:node", [rule(["create", "update", "patch"], [EVENTS], ["events"])]),
+      clusterRole("skiff:skiff-controller", [
+        rule(["list", "watch"], [CORE], ["endpoints", "services", "pods", "namespaces"]),
+        rule(["list", "watch"], [DISCOVERY], ["endpointslices"]),
+        rule(["get", "list", "watch"], [CORE], ["secrets", "nodes"]),
+        rule(["get", "list", "watch"], [NETWORKING], ["ingresses", "ingressclasses"]),
+        rule(["create", "update", "patch"], [NETWORKING], ["ingressclasses"]),
+        rule(["update", "patch"], [NETWORKING], ["ingresses/status"]),
+        eventsRule(),
+      ]),
+      clusterRole("skiff:node-network", [
+        rule(["list", "watch"], [CORE], ["services", "endpoints", "namespaces", "pods"]),
+        rule(["get", "list", "watch"], [CORE], ["nodes"]),
+        rule(["list", "watch"], [DISCOVERY], ["endpointslices"]),
+        rule(["list", "watch"], [NETWORKING], ["networkpolicies"]),
+      ]),
     ],
     clusterRoleBindings: [
       ...clusterRoleBindings(),
       ...controllerBindings,
       clusterBinding("skiff:kube-scheduler", [user("system:kube-scheduler")]),
       clusterBinding("skiff:node", [group("system:nodes")]),
+      clusterBinding("skiff:node-network", [group("system:nodes")]),
+      clusterBinding("skiff:skiff-controller", [user("system:skiff-controller")]),
       clusterBinding("local-path-provisioner-bind", [serviceAccount("kube-system", "local-path-provisioner-service-account"), user("system:kube-controller-manager")], "local-path-provisioner-role"),
     ],
     roles: namespaceRoles(),
