@@ -160,7 +160,7 @@ function applyPod(name: string, nodeName: string): void {
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace: "default" },
+    metadata: { name, namespace: "default", labels: { app: name } },
     spec: {
       nodeName,
       terminationGracePeriodSeconds: 1,
@@ -316,5 +316,20 @@ describe("several agents on one machine, each in its own network namespace", { s
       // httpd listens dual-stack: an IPv4 caller shows as [::ffff:a.b.c.d].
       assert.equal(peer.trim().replace(/^\[::ffff:(.*)\]$/, "$1"), ips[pods.indexOf(from)], "pod-to-pod traffic across nodes keeps the source pod IP (no NAT)");
     }
+  });
+
+  it("lets a pod on one node reach a Service whose only endpoint is on the other, by ClusterIP and by name", async () => {
+    const [client, backend] = [`multi-${id}-0`, `multi-${id}-1`];
+    const svc = { apiVersion: "v1", kind: "Service", metadata: { name: `svc-${id}`, namespace: "default" }, spec: { selector: { app: backend }, ports: [{ port: 80, targetPort: 8080 }] } };
+    ok(server!.kubectl(["apply", "-f", "-"], { input: JSON.stringify(svc) }), "apply service");
+    const clusterIP = jsonpath("service", `svc-${id}`, "{.spec.clusterIP}");
+    for (const target of [clusterIP, `svc-${id}`, `svc-${id}.default.svc.cluster.local`]) {
+      const out = await eventually(`${client} → http://${target}/`, () => {
+        const r = kubectl(["exec", client, "--", "timeout", "5", "wget", "-q", "-O", "-", `http://${target}/`]);
+        return r.status === 0 ? r.stdout : undefined;
+      });
+      assert.equal(out.trim(), `pong from ${backend}`);
+    }
+    ok(kubectl(["delete", "service", `svc-${id}`]), "delete service");
   });
 });

@@ -15,7 +15,10 @@ import { joinCluster } from "../kubelet/join.js";
 import { nodeHostTools } from "../kubelet/host-tools.js";
 import { startRuncNode } from "../kubelet/runc-node.js";
 import { ensureHostTools } from "../machinery/debian-packages.js";
+import { indexedIP } from "../apiserver/services/ip.js";
 import { cleanupNodeNetwork } from "../network/cni/cleanup.js";
+import { cleanupNetworkPolicyTable } from "../network/policy/enforcer.js";
+import { cleanupServiceProxy } from "../network/proxy/cleanup.js";
 import { DEFAULT_KUBELET_CONFIG, type KubeletConfig, loadKubeletConfig } from "../kubelet/config.js";
 import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
@@ -38,6 +41,9 @@ export interface AgentFlags {
   serviceCidr: string;
   privateRegistry?: string;
   cleanup?: boolean;
+  clusterDns?: string;
+  disableKubeProxy?: boolean;
+  disableNetworkPolicy?: boolean;
 }
 
 /** The first external IPv4 address of this host (what the kubelet advertises unless told otherwise). */
@@ -156,6 +162,9 @@ export function registerAgent(program: Command): void {
     .option("--cluster-cidr <cidr>", "the cluster's pod range (the server's --cluster-cidr)", "10.42.0.0/16")
     .option("--service-cidr <cidr>", "the cluster's Service range (the server's --service-cidr)", "10.43.0.0/16")
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
+    .option("--cluster-dns <ip>", "the cluster DNS Service's IP pods resolve with (default: the 10th address of --service-cidr, 10.43.0.10)")
+    .option("--disable-kube-proxy", "do not run the service proxy on this node")
+    .option("--disable-network-policy", "do not enforce NetworkPolicies on this node")
     .option("--cleanup", "remove this node's pod network (namespaces, bridges, routes, rules) left by an earlier agent, then exit")
     .action(async (flags: AgentFlags) => {
       const log = consoleLogger();
@@ -165,7 +174,10 @@ export function registerAgent(program: Command): void {
         simulateNodes = Number(flags.simulateNodes);
         if (!Number.isInteger(simulateNodes) || simulateNodes < 1) throw new Error(`--simulate-nodes must be a whole number >= 1, not ${flags.simulateNodes}`);
       }
-      const config = kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort);
+      const fileConfig = kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort);
+      // --cluster-dns wins; a KubeletConfiguration's own clusterDNS next; else the service range's 10th address.
+      const fileSetsDns = fileConfig.clusterDNS.join(",") !== DEFAULT_KUBELET_CONFIG.clusterDNS.join(",");
+      const config = { ...fileConfig, clusterDNS: flags.clusterDns ? [flags.clusterDns] : fileSetsDns ? fileConfig.clusterDNS : [indexedIP(flags.serviceCidr, 10)] };
       if (flags.cleanup) {
         requireRootForNode("there is nothing to clean up");
         const r = await cleanupNodeNetwork({
@@ -177,7 +189,10 @@ export function registerAgent(program: Command): void {
           serviceCidr: flags.serviceCidr,
           logger: log,
         });
-        if (!r.ok) throw new Error(`cleanup left something behind: ${r.error.message}`);
+        // The service proxy's and the policy enforcer's tables are this node's too.
+        const tableErrors = [await cleanupServiceProxy(config.network.bridgeName), await cleanupNetworkPolicyTable(config.network.bridgeName)].filter((e) => e !== undefined);
+        if (!r.ok) throw new Error(`cleanup left something behind: ${[r.error.message, ...tableErrors].join("; ")}`);
+        if (tableErrors.length > 0) throw new Error(`cleanup left something behind: ${tableErrors.join("; ")}`);
         log.info("node network cleaned up", { bridge: config.network.bridgeName, netnsPrefix: config.network.netnsPrefix });
         return;
       }
@@ -208,6 +223,8 @@ export function registerAgent(program: Command): void {
               clusterCidr: flags.clusterCidr,
               serviceCidr: flags.serviceCidr,
               registriesFile: flags.privateRegistry,
+              kubeProxy: !flags.disableKubeProxy,
+              networkPolicy: !flags.disableNetworkPolicy,
               logger: log,
             })
           : await startAgent({

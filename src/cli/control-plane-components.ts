@@ -9,7 +9,7 @@ import { configFromFiles } from "../client/config.js";
 import { EventRecorder } from "../client/event-recorder.js";
 import { RestClient } from "../client/rest-client.js";
 import { runWhileLeading } from "../client/run-while-leading.js";
-import { ControllerManager, type ControllerSettings } from "../controllers/manager.js";
+import { CONTROLLERS, ControllerManager, type ControllerSettings } from "../controllers/manager.js";
 import type { Logger } from "../machinery/log.js";
 import type { KubeSchedulerConfiguration } from "../scheduler/config/types.js";
 import { Scheduler } from "../scheduler/scheduler.js";
@@ -26,7 +26,8 @@ export interface ComponentsConfig {
   readonly server: string;
   /** The CA that signed the API server's certificate. */
   readonly caFile: string;
-  readonly controllerManager?: ClientFiles & { readonly settings: ControllerSettings };
+  /** `disabledControllers`: controllers not to run (`--disable servicelb`). */
+  readonly controllerManager?: ClientFiles & { readonly settings: ControllerSettings; readonly disabledControllers?: readonly string[] };
   /** With the scheduler's (defaulted, validated) configuration. */
   readonly scheduler?: ClientFiles & { readonly config: KubeSchedulerConfiguration };
 }
@@ -43,7 +44,7 @@ export async function runComponents(cfg: ComponentsConfig, log: Logger, signal: 
   if (cfg.controllerManager) {
     const rest = clientFor(cfg.controllerManager, "kube-controller-manager/skiff");
     const cmLog = log.with({ component: "controller-manager" });
-    running.push(new ControllerManager({ rest, logger: cmLog, settings: cfg.controllerManager.settings }).run(signal).catch((err) => cmLog.error("controller manager stopped", { err: (err as Error).message })));
+    running.push(new ControllerManager({ rest, logger: cmLog, settings: cfg.controllerManager.settings, ...(cfg.controllerManager.disabledControllers ? { controllers: Object.keys(CONTROLLERS).filter((n) => !cfg.controllerManager!.disabledControllers!.includes(n)) } : {}) }).run(signal).catch((err) => cmLog.error("controller manager stopped", { err: (err as Error).message })));
   }
   if (cfg.scheduler) {
     const sched = cfg.scheduler;

@@ -20,7 +20,10 @@ import type { ComponentsConfig } from "./control-plane-components.js";
 import { workerEntry } from "./worker-entry.js";
 
 /** Components `--disable` accepts. */
-export const DISABLEABLE = ["controller-manager", "scheduler"] as const;
+export const DISABLEABLE = ["controller-manager", "scheduler", "dns", "ingress", "servicelb"] as const;
+
+/** k3s' names for the add-ons skiff builds in, so `--disable coredns,traefik` means what it does on k3s. */
+const K3S_ALIASES: Readonly<Record<string, string>> = { coredns: "dns", traefik: "ingress" };
 
 /**
  * Reads `--scheduler-config` (KubeSchedulerConfiguration v1), or the default
@@ -43,11 +46,14 @@ export function schedulerConfig(file: string | undefined): KubeSchedulerConfigur
   return r.config;
 }
 
-/** Checks `--disable` values; throws a message listing the known names. */
-export function checkDisabled(names: readonly string[]): void {
-  for (const n of names) {
+/** Checks `--disable` values (k3s aliases and comma lists allowed); returns skiff's names, or throws a message listing them. */
+export function checkDisabled(names: readonly string[]): string[] {
+  // Comma lists too, as k3s takes them (`--disable coredns,traefik`).
+  const out = names.flatMap((n) => n.split(",")).map((n) => n.trim()).filter((n) => n !== "").map((n) => K3S_ALIASES[n] ?? n);
+  for (const n of out) {
     if (!(DISABLEABLE as readonly string[]).includes(n)) throw new Error(`--disable: unknown component "${n}"; use one of: ${DISABLEABLE.join(", ")}`);
   }
+  return out;
 }
 
 /** Options of {@link startControlPlane}. */
@@ -69,7 +75,14 @@ export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void
   const cfg: ComponentsConfig = {
     server: opts.server,
     caFile: opts.pki.serverCa.certFile,
-    ...(opts.disabled.includes("controller-manager") ? {} : { controllerManager: { certFile: c.kubeControllerManager.certFile, keyFile: c.kubeControllerManager.keyFile, settings: opts.controllerSettings } }),
+    ...(opts.disabled.includes("controller-manager") ? {} : {
+          controllerManager: {
+            certFile: c.kubeControllerManager.certFile,
+            keyFile: c.kubeControllerManager.keyFile,
+            settings: opts.controllerSettings,
+            ...(opts.disabled.includes("servicelb") ? { disabledControllers: ["service-lb-controller"] } : {}),
+          },
+        }),
     ...(opts.disabled.includes("scheduler") ? {} : { scheduler: { certFile: c.kubeScheduler.certFile, keyFile: c.kubeScheduler.keyFile, config: opts.schedulerConfig } }),
   };
   if (!cfg.controllerManager && !cfg.scheduler) return async () => {};

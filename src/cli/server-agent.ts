@@ -30,6 +30,9 @@ export interface ServerAgentOptions {
   readonly clusterCidr: string;
   readonly serviceCidr: string;
   readonly registriesFile?: string;
+  /** Run the service proxy and the NetworkPolicy enforcer on the node (default true each). */
+  readonly kubeProxy?: boolean;
+  readonly networkPolicy?: boolean;
   readonly logger: Logger;
 }
 
@@ -48,6 +51,8 @@ export async function startServerAgent(o: ServerAgentOptions): Promise<() => Pro
     clusterCidr: o.clusterCidr,
     serviceCidr: o.serviceCidr,
     ...(o.registriesFile ? { registriesFile: o.registriesFile } : {}),
+    ...(o.kubeProxy === false ? { kubeProxy: false } : {}),
+    ...(o.networkPolicy === false ? { networkPolicy: false } : {}),
   };
   const worker = new Worker(workerEntry("agent-worker"), { workerData: data });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));

@@ -6,6 +6,7 @@
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { isIPv4 } from "node:net";
 import type { Command } from "commander";
 import { parseDuration } from "../machinery/duration.js";
 import { consoleLogger, type Logger } from "../machinery/log.js";
@@ -25,13 +26,14 @@ import { ensureClusterPki } from "../pki/cluster-pki.js";
 import { adminKubeconfigPath } from "./kubeconfig.js";
 import { buildKubeconfig, kubeconfigChain, mergeKubeconfigChain, writeKubeconfig } from "./kubeconfig-file.js";
 import { defaultDataDir } from "./data-dir.js";
-import { checkDisabled, schedulerConfig, startControlPlane } from "./control-plane.js";
-import { cidrsOverlap, parseCidr } from "../machinery/cidr.js";
+import { checkDisabled, DISABLEABLE, schedulerConfig, startControlPlane } from "./control-plane.js";
+import { cidrContainsIp, cidrsOverlap, ipToNumber, parseCidr, tryParseCidr } from "../machinery/cidr.js";
 import { joinRoutes } from "../apiserver/join/routes.js";
 import { ensureServerToken } from "../pki/join-token.js";
 import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
+import { startNetworkAddons } from "./network-addons.js";
 import { startServerAgent } from "./server-agent.js";
 import { ensureServiceAccountKey, serviceAccountKeyPath } from "../apiserver/auth/serviceaccount/keys.js";
 import { type ServiceAccountFlags, ServiceAccountTokens, serviceAccountConfigFromFlags } from "../apiserver/auth/serviceaccount/service-account-tokens.js";
@@ -69,6 +71,14 @@ export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   metricResolution?: string;
   nodeMonitorGracePeriod: string;
   encryptionProviderConfig?: string;
+  clusterDns?: string;
+  clusterDomain: string;
+  clusterDnsPort: string;
+  resolvConf?: string;
+  ingressHttpPort: string;
+  ingressHttpsPort: string;
+  disableKubeProxy?: boolean;
+  disableNetworkPolicy?: boolean;
 }
 
 /** A running server; `stop` shuts it down cleanly. */
@@ -103,12 +113,18 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       `cannot use --data-dir ${dataDir}: ${(err as Error).message}. Run as root, or pass a writable --data-dir (for example ~/.local/share/skiff).`,
     );
   }
-  checkDisabled(flags.disable ?? []);
+  const disabled = checkDisabled(flags.disable ?? []);
   checkClusterCidrs(flags.clusterCidr, flags.serviceCidr);
   const scheduling = schedulerConfig(flags.schedulerConfig);
   const staticTokens = flags.tokenAuthFile ? loadTokenFile(flags.tokenAuthFile) : undefined;
   const serviceAccountConfig = serviceAccountConfigFromFlags(flags);
   const kubeletConfig = !flags.disableAgent ? kubeletConfigOf(flags.kubeletConfig, flags.kubeletPort) : undefined;
+  const clusterDnsIP = clusterDnsAddress(flags.clusterDns, flags.serviceCidr);
+  const addonPorts = {
+    dns: parsePort(flags.clusterDnsPort, "--cluster-dns-port"),
+    http: parsePort(flags.ingressHttpPort, "--ingress-http-port"),
+    https: parsePort(flags.ingressHttpsPort, "--ingress-https-port"),
+  };
   const compactionMs = parseDuration(flags.compactionInterval);
   let nodeMonitorGracePeriodMs: number;
   try {
@@ -169,6 +185,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let port: number;
   let stopControlPlane: (() => Promise<void>) | undefined;
   let stopAgent: (() => Promise<void>) | undefined;
+  let stopAddons: (() => Promise<void>) | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
@@ -257,7 +274,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     stopControlPlane = startControlPlane({
       server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
       pki,
-      disabled: flags.disable ?? [],
+      disabled,
       schedulerConfig: scheduling,
       controllerSettings: {
         clusterCidr: flags.clusterCidr,
@@ -271,6 +288,29 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       },
       logger: log,
     });
+    const nodeIP = flags.nodeIp ?? defaultNodeIP();
+    stopAddons = await startNetworkAddons({
+      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      caFile: pki.serverCa.certFile,
+      certFile: pki.clients.skiffController.certFile,
+      keyFile: pki.clients.skiffController.keyFile,
+      disabled,
+      nodeAddress: kubeletConfig ? nodeIP : advertiseAddress(flags.bindAddress),
+      ...(kubeletConfig ? { nodeName: flags.nodeName ?? defaultNodeName() } : {}),
+      clusterDomain: flags.clusterDomain,
+      clusterDnsIP,
+      dnsPort: addonPorts.dns,
+      resolvConf: flags.resolvConf ?? "/etc/resolv.conf",
+      ingressAddress: flags.bindAddress,
+      ingressHttpPort: addonPorts.http,
+      ingressHttpsPort: addonPorts.https,
+      objects: {
+        services: apiServer.objects("", "v1", "services"),
+        endpoints: apiServer.objects("", "v1", "endpoints"),
+        endpointSlices: apiServer.objects("discovery.k8s.io", "v1", "endpointslices"),
+      },
+      logger: log,
+    });
     if (kubeletConfig) {
       stopAgent = await startServerAgent({
         server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
@@ -278,8 +318,10 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
         dataDir,
         nodeName: flags.nodeName ?? defaultNodeName(),
-        nodeIP: flags.nodeIp ?? defaultNodeIP(),
-        config: { ...kubeletConfig, clusterDNS: [indexedIP(flags.serviceCidr, 10)] },
+        nodeIP,
+        config: { ...kubeletConfig, clusterDNS: [clusterDnsIP], clusterDomain: flags.clusterDomain },
+        kubeProxy: !flags.disableKubeProxy,
+        networkPolicy: !flags.disableNetworkPolicy,
         clusterCidr: flags.clusterCidr,
         serviceCidr: flags.serviceCidr,
         registriesFile: flags.privateRegistry,
@@ -297,6 +339,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     }
   } catch (err) {
     await stopAgent?.();
+    await stopAddons?.();
     await stopControlPlane?.();
     await api?.stop();
     snapshots.stop();
@@ -318,6 +361,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       stopped = true;
       for (const t of timers) clearInterval(t);
       await stopAgent?.();
+      await stopAddons?.();
       await stopControlPlane?.();
       await api.stop();
       snapshots.stop();
@@ -366,6 +410,16 @@ function parseMetricResolution(text: string | undefined): number | undefined {
   return ms;
 }
 
+/** `--cluster-dns`, or the 10th address of the service range (k3s' 10.43.0.10); it must lie in that range. */
+function clusterDnsAddress(flag: string | undefined, serviceCidr: string): string {
+  if (flag === undefined) return indexedIP(serviceCidr, 10);
+  if (!isIPv4(flag)) throw new Error(`--cluster-dns must be an IPv4 address, not ${flag}`);
+  const range = tryParseCidr(serviceCidr);
+  const n = ipToNumber(flag);
+  if (typeof range === "string" || n === undefined || !cidrContainsIp(range, n)) throw new Error(`--cluster-dns ${flag} is not inside --service-cidr ${serviceCidr}`);
+  return flag;
+}
+
 function parsePort(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, not ${text}`);
@@ -399,7 +453,15 @@ export function registerServer(program: Command): void {
     .option("--kubelet-config <file>", "KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for this server's node")
     .option("--kubelet-port <port>", "port of this node's kubelet API; 0 picks a free port")
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
-    .option("--disable <component...>", "components not to run (controller-manager, scheduler)")
+    .option("--disable <component...>", `components not to run (${DISABLEABLE.join(", ")}; k3s' coredns and traefik name dns and ingress)`)
+    .option("--disable-kube-proxy", "do not run the service proxy on this server's node")
+    .option("--disable-network-policy", "do not enforce NetworkPolicies on this server's node")
+    .option("--cluster-dns <ip>", "the cluster DNS Service's IP, what pods resolve with (default: the 10th address of --service-cidr, 10.43.0.10)")
+    .option("--cluster-domain <domain>", "the cluster's DNS domain", "cluster.local")
+    .option("--cluster-dns-port <port>", "port the cluster DNS answers on at the node's address (the kube-dns Service forwards port 53 there; 0: any free port)", "53")
+    .option("--resolv-conf <file>", "resolv.conf whose nameservers answer names outside the cluster", "/etc/resolv.conf")
+    .option("--ingress-http-port <port>", "port the ingress controller serves HTTP on (0: any free port)", "80")
+    .option("--ingress-https-port <port>", "port the ingress controller serves HTTPS on (0: any free port)", "443")
     .option("--encryption-provider-config <file>", "EncryptionConfiguration (apiserver.config.k8s.io/v1) for encryption at rest (default <data-dir>/tls/encryption-config.yaml, made at first start)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
     .option("--disable-admission-plugins <names>", "comma-separated admission plugins to turn off (as kube-apiserver's flag), e.g. ServiceAccount")

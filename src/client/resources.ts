@@ -44,6 +44,10 @@ export const JOBS = d("batch", "v1", "jobs", "Job", true);
 export const CRON_JOBS = d("batch", "v1", "cronjobs", "CronJob", true);
 /** discovery.k8s.io/v1 `endpointslices` (EndpointSlice, namespaced). */
 export const ENDPOINT_SLICES = d("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true);
+/** networking.k8s.io/v1 `ingresses` (Ingress, namespaced). */
+export const INGRESSES = d("networking.k8s.io", "v1", "ingresses", "Ingress", true);
+/** networking.k8s.io/v1 `ingressclasses` (IngressClass, cluster-scoped). */
+export const INGRESS_CLASSES = d("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false);
 /** coordination.k8s.io/v1 `leases` (Lease, namespaced). */
 export const LEASES = d("coordination.k8s.io", "v1", "leases", "Lease", true);
 /** events.k8s.io/v1 `events` (Event, namespaced). */
@@ -56,3 +60,5 @@ export const STORAGE_CLASSES = d("storage.k8s.io", "v1", "storageclasses", "Stor
 export const POD_DISRUPTION_BUDGETS = d("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true);
 /** core/v1 `replicationcontrollers` (ReplicationController, namespaced). */
 export const REPLICATION_CONTROLLERS = d("", "v1", "replicationcontrollers", "ReplicationController", true);
+/** networking.k8s.io/v1 `networkpolicies` (NetworkPolicy, namespaced). */
+export const NETWORK_POLICIES = d("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true);

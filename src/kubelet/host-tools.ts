@@ -14,7 +14,8 @@ export function nodeHostTools(cniBinDirs: readonly string[]): HostTool[] {
     { command: "conmon", debianPackage: "conmon", neededFor: "watching containers" },
     { command: "ip", debianPackage: "iproute2", neededFor: "pod network namespaces" },
     { command: "iptables", debianPackage: "iptables", neededFor: "CNI masquerade and hostPort rules" },
-    { command: "nft", debianPackage: "nftables", neededFor: "keeping Service traffic on the node" },
+    { command: "nft", debianPackage: "nftables", neededFor: "Service and NetworkPolicy rules" },
+    { command: "conntrack", debianPackage: "conntrack", neededFor: "flushing UDP Service connections to removed endpoints" },
     { command: "nsenter", debianPackage: "util-linux", neededFor: "port-forward into pods" },
     {
       command: "CNI bridge plugin",

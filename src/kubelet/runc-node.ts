@@ -11,16 +11,33 @@ import { statfs } from "node:fs/promises";
 import { availableParallelism, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Lease } from "kubernetes-types/coordination/v1.js";
-import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from "kubernetes-types/core/v1.js";
+import type { ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from "kubernetes-types/core/v1.js";
+import type { EndpointSlice } from "kubernetes-types/discovery/v1.js";
+import type { NetworkPolicy } from "kubernetes-types/networking/v1.js";
 import type { ClientConfig } from "../client/config.js";
 import { EventRecorder } from "../client/event-recorder.js";
 import { ResourceClient } from "../client/resource-client.js";
-import { CONFIGMAPS, LEASES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES } from "../client/resources.js";
+import {
+  CONFIGMAPS,
+  ENDPOINT_SLICES,
+  LEASES,
+  NAMESPACES,
+  NETWORK_POLICIES,
+  NODES,
+  PERSISTENT_VOLUME_CLAIMS,
+  PERSISTENT_VOLUMES,
+  PODS,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+  SERVICES,
+} from "../client/resources.js";
 import { RestClient } from "../client/rest-client.js";
 import { systemTimers } from "../client/timers.js";
 import type { Logger } from "../machinery/log.js";
 import { CniPodNetwork } from "../network/cni/cni-pod-network.js";
 import { NodeRouteSync } from "../network/cni/node-route-sync.js";
+import { NetworkPolicyEnforcer } from "../network/policy/enforcer.js";
+import { ServiceProxy } from "../network/proxy/service-proxy.js";
 import { loadRegistryConfig } from "../runtime/images/registry-config.js";
 import { FileImageStore, imageStoreRoot } from "../runtime/images/store.js";
 import { RuncRuntime } from "../runtime/runc/runc-runtime.js";
@@ -58,6 +75,10 @@ export interface RuncNodeOptions {
   readonly registriesFile?: string;
   /** Address the kubelet API listens on (0.0.0.0). */
   readonly kubeletBindAddress?: string;
+  /** Run the service proxy (kube-proxy's nftables mode) on this node; default true. */
+  readonly kubeProxy?: boolean;
+  /** Enforce NetworkPolicies for this node's pods; default true. */
+  readonly networkPolicy?: boolean;
   readonly logger: Logger;
 }
 
@@ -189,6 +210,45 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
       routesAbort.abort();
       await routesRun;
     });
+
+    // Services and NetworkPolicies in the kernel, as kube-proxy and a policy-enforcing CNI do; their
+    // rules stay when the agent stops (traffic keeps flowing across a restart) and go with --cleanup.
+    const background = (what: string, start: (signal: AbortSignal) => Promise<void>) => {
+      const abort = new AbortController();
+      const running = start(abort.signal).catch((err: Error) => {
+        if (!abort.signal.aborted) log.error(`the ${what} stopped`, { err: err.message });
+      });
+      cleanups.unshift(async () => {
+        abort.abort();
+        await running;
+      });
+    };
+    if (o.kubeProxy !== false) {
+      const proxy = new ServiceProxy({
+        services: new ResourceClient<Service>(rest, SERVICES),
+        endpointSlices: new ResourceClient<EndpointSlice>(rest, ENDPOINT_SLICES),
+        nodeName: o.nodeName,
+        nodeIPs: [o.nodeIP],
+        clusterCidr: o.clusterCidr,
+        serviceCidr: o.serviceCidr,
+        tableSuffix: cfg.network.bridgeName,
+        logger: o.logger.with({ component: "kube-proxy" }),
+        timers,
+      });
+      background("service proxy", (signal) => proxy.run(signal));
+    }
+    if (o.networkPolicy !== false) {
+      const policies = new NetworkPolicyEnforcer({
+        pods: new ResourceClient<Pod>(rest, PODS),
+        namespaces: new ResourceClient<Namespace>(rest, NAMESPACES),
+        networkPolicies: new ResourceClient<NetworkPolicy>(rest, NETWORK_POLICIES),
+        nodeName: o.nodeName,
+        tableSuffix: cfg.network.bridgeName,
+        logger: o.logger.with({ component: "network-policy" }),
+        timers,
+      });
+      background("NetworkPolicy enforcer", (signal) => policies.run(signal));
+    }
 
     const logs = new ContainerLogManager({ runtime, maxSizeBytes: cfg.containerLogMaxSizeBytes, maxFiles: cfg.containerLogMaxFiles, podLogsDir, logger: log });
     logs.start();

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,7 +138,7 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
   const registries = opts.registries ? join(dataDir, "registries.yaml") : undefined;
   if (registries) writeFileSync(registries, opts.registries!);
   const flags = TEST_SERVER_FLAGS.filter((f) => f !== "--disable-agent");
-  const ranges = opts.network ?? { clusterCidr: TEST_CLUSTER_CIDR, serviceCidr: TEST_SERVICE_CIDR };
+  const ranges = opts.network ?? ownTestRanges();
   const hostLink = opts.network ? addHostAddress(`${bridge}h`, opts.network.hostAddress) : undefined;
   const nodeIP = opts.network?.hostAddress ?? "127.0.0.1";
   const proc = skiffBackground([
@@ -224,6 +224,22 @@ export async function startNodeServer(opts: NodeServerOptions = {}): Promise<Nod
     throw err;
   }
   return server;
+}
+
+/**
+ * A /24 of the test cluster range and one of the test Service range for one
+ * node server, free on this machine: node tests run side by side, and two
+ * nodes with one pod range (or one Service range, each with its own service
+ * proxy) would route and DNAT each other's traffic. The node gets the whole
+ * pod /24 (the node IPAM hands out /24s).
+ */
+function ownTestRanges(): { clusterCidr: string; serviceCidr: string } {
+  for (;;) {
+    const n = randomInt(0, 256);
+    const clusterCidr = `10.199.${n}.0/24`;
+    const used = spawnSync("ip", ["-4", "route", "show", "root", clusterCidr], { encoding: "utf8" }).stdout.trim();
+    if (used === "") return { clusterCidr, serviceCidr: `10.198.${n}.0/24` };
+  }
 }
 
 /** Puts `address`/32 on a new empty bridge `name` (up), so the host owns it; returns the link name. */

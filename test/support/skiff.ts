@@ -5,11 +5,29 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
+const testResolvConf = fileURLToPath(new URL("../fixtures/resolv.conf", import.meta.url));
+
 /**
- * Flags every test server gets: any free port on loopback, and never a write
- * to the user's ~/.kube/config.
+ * Flags every test server gets: any free port on loopback (the API, the
+ * cluster DNS, the ingress controller), names outside the cluster resolved
+ * nowhere, and never a write to the user's ~/.kube/config.
  */
-export const TEST_SERVER_FLAGS = ["--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-agent"];
+export const TEST_SERVER_FLAGS = [
+  "--https-port",
+  "0",
+  "--bind-address",
+  "127.0.0.1",
+  "--no-kubeconfig-merge",
+  "--disable-agent",
+  "--cluster-dns-port",
+  "0",
+  "--ingress-http-port",
+  "0",
+  "--ingress-https-port",
+  "0",
+  "--resolv-conf",
+  testResolvConf,
+];
 
 /** Runs `skiff ARGS…` to completion. */
 export function skiff(args: string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
