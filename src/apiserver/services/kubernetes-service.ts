@@ -17,12 +17,22 @@
  *
  * Idempotent: call it at start and periodically (upstream: every 10 s).
  */
-import { isDeepStrictEqual } from "node:util";
 import { type Logger, silentLogger } from "../../machinery/log.js";
-import { isAlreadyExists, isNotFound } from "../../machinery/status-error.js";
+import { isAlreadyExists } from "../../machinery/status-error.js";
 import type { ObjectStore } from "../registry/object-store.js";
 import type { KObject } from "../registry/types.js";
 import { ipFamilyOf } from "./ip.js";
+import {
+  getIfExists,
+  type ReconcileOutcome,
+  reconcileOwnEndpointSlice,
+  reconcileSkipMirrorEndpoints,
+  reconcileStep,
+  SERVICE_NAME_LABEL,
+  servicePortsMatch,
+} from "./system-service-objects.js";
+
+export type { ReconcileOutcome } from "./system-service-objects.js";
 
 export const KUBERNETES_SERVICE_NAME = "kubernetes";
 export const KUBERNETES_SERVICE_NAMESPACE = "default";
@@ -30,9 +40,6 @@ export const KUBERNETES_SERVICE_NAMESPACE = "default";
 export const DEFAULT_KUBERNETES_SERVICE_IP = "10.43.0.1";
 /** Upstream's default public port of the `kubernetes` Service. */
 export const DEFAULT_KUBERNETES_SERVICE_PORT = 443;
-
-const SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror";
-const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
 export interface KubernetesServiceDeps {
   readonly services: ObjectStore;
@@ -49,16 +56,11 @@ export interface KubernetesServiceDeps {
   readonly servicePort?: number;
 }
 
-/** What one reconcile did to each object. */
-export type ReconcileOutcome = "created" | "updated" | "unchanged" | "failed";
-
 export interface KubernetesServiceResult {
   readonly service: ReconcileOutcome;
   readonly endpoints: ReconcileOutcome;
   readonly endpointSlice: ReconcileOutcome;
 }
-
-const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * Brings the three objects to their desired state. Failures are logged and
@@ -76,29 +78,14 @@ export async function reconcileKubernetesService(deps: KubernetesServiceDeps): P
   const port = deps.port;
   const servicePorts = [{ name: "https", protocol: "TCP", port: deps.servicePort ?? DEFAULT_KUBERNETES_SERVICE_PORT, targetPort: port }];
   const endpointPorts = [{ name: "https", port, protocol: "TCP" }];
-
-  const step = async (what: string, fn: () => Promise<ReconcileOutcome>): Promise<ReconcileOutcome> => {
-    try {
-      const outcome = await fn();
-      if (outcome !== "unchanged") log.info(`${outcome} ${what}`, { object: `${ns}/${name}` });
-      return outcome;
-    } catch (err) {
-      log.error(`failed to reconcile ${what}`, { object: `${ns}/${name}`, err: errText(err) });
-      return "failed";
-    }
-  };
+  const step = reconcileStep(ns, name, log);
 
   const service = await step("Service", async () => {
     for (let attempt = 0; ; attempt++) {
-      let current: KObject | undefined;
-      try {
-        current = await deps.services.get(ns, name);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      const current = await getIfExists(deps.services, ns, name);
       if (current) {
         const spec = (current.spec ?? {}) as Record<string, unknown>;
-        if (spec.type === "ClusterIP" && portsMatch(spec.ports, servicePorts)) return "unchanged";
+        if (spec.type === "ClusterIP" && servicePortsMatch(spec.ports, servicePorts)) return "unchanged";
         // Upstream resets only ports and type ("Resetting master service").
         const next = structuredClone(current);
         const nspec = (next.spec ?? {}) as Record<string, unknown>;
@@ -135,36 +122,7 @@ export async function reconcileKubernetesService(deps: KubernetesServiceDeps): P
   }
 
   const subsets = [{ addresses: [{ ip: deps.apiServerIP }], ports: endpointPorts }];
-  const endpoints = await step("Endpoints", async () => {
-    let current: KObject | undefined;
-    try {
-      current = await deps.endpoints.get(ns, name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    if (!current) {
-      try {
-        await deps.endpoints.create(ns, {
-          apiVersion: "v1",
-          kind: "Endpoints",
-          metadata: { name, namespace: ns, labels: { [SKIP_MIRROR_LABEL]: "true" } },
-          subsets,
-        });
-        return "created";
-      } catch (err) {
-        if (isAlreadyExists(err)) return "unchanged";
-        throw err;
-      }
-    }
-    const labels = current.metadata?.labels ?? {};
-    if (labels[SKIP_MIRROR_LABEL] === "true" && isDeepStrictEqual(current.subsets, subsets)) return "unchanged";
-    const next = structuredClone(current);
-    next.metadata = { ...next.metadata, labels: { ...labels, [SKIP_MIRROR_LABEL]: "true" } };
-    next.subsets = subsets;
-    await deps.endpoints.update(ns, name, next);
-    return "updated";
-  });
-
+  const endpoints = await step("Endpoints", () => reconcileSkipMirrorEndpoints(deps.endpoints, ns, name, subsets));
   const slice: KObject = {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
@@ -173,58 +131,7 @@ export async function reconcileKubernetesService(deps: KubernetesServiceDeps): P
     endpoints: [{ addresses: [deps.apiServerIP], conditions: { ready: true } }],
     ports: endpointPorts,
   };
-  const endpointSlice = await step("EndpointSlice", async () => {
-    let current: KObject | undefined;
-    try {
-      current = await deps.endpointSlices.get(ns, name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    if (!current) {
-      try {
-        await deps.endpointSlices.create(ns, slice);
-        return "created";
-      } catch (err) {
-        if (isAlreadyExists(err)) return "unchanged";
-        throw err;
-      }
-    }
-    if (current.addressType !== slice.addressType) {
-      // addressType is immutable: replace the slice, as upstream does.
-      await deps.endpointSlices.delete(ns, name);
-      await deps.endpointSlices.create(ns, slice);
-      return "updated";
-    }
-    if (
-      isDeepStrictEqual(current.endpoints, slice.endpoints) &&
-      isDeepStrictEqual(current.ports, slice.ports) &&
-      isDeepStrictEqual(current.metadata?.labels ?? {}, slice.metadata!.labels)
-    ) {
-      return "unchanged";
-    }
-    // Upstream writes its own object wholesale (labels included), unconditionally.
-    await deps.endpointSlices.update(ns, name, structuredClone(slice));
-    return "updated";
-  });
-
+  // Upstream writes its own slice wholesale, labels included.
+  const endpointSlice = await step("EndpointSlice", () => reconcileOwnEndpointSlice(deps.endpointSlices, slice, "replace"));
   return { service, endpoints, endpointSlice };
-}
-
-/** Upstream's checkServiceFormat: every field of every port equal, in order. */
-function portsMatch(actual: unknown, want: readonly { name: string; protocol: string; port: number; targetPort: number }[]): boolean {
-  if (!Array.isArray(actual) || actual.length !== want.length) return false;
-  return want.every((w, i) => {
-    const a = actual[i] as Record<string, unknown> | undefined;
-    if (!a || typeof a !== "object") return false;
-    const { name, protocol, port, targetPort, nodePort, appProtocol, ...rest } = a;
-    return (
-      name === w.name &&
-      protocol === w.protocol &&
-      port === w.port &&
-      targetPort === w.targetPort &&
-      (nodePort === undefined || nodePort === 0) &&
-      appProtocol === undefined &&
-      Object.keys(rest).length === 0
-    );
-  });
 }

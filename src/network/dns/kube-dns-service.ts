@@ -22,10 +22,21 @@
  * Idempotent: call it at start and periodically. A `kube-dns` Service with
  * another ClusterIP (the field is immutable) is left alone and reported.
  */
-import { isDeepStrictEqual } from "node:util";
 import type { KObject } from "../../apiserver/registry/types.js";
+import {
+  getIfExists,
+  type ObjectAccess,
+  type ReconcileOutcome,
+  reconcileOwnEndpointSlice,
+  reconcileSkipMirrorEndpoints,
+  reconcileStep,
+  SERVICE_NAME_LABEL,
+  servicePortsMatch,
+} from "../../apiserver/services/system-service-objects.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
-import { isAlreadyExists, isNotFound } from "../../machinery/status-error.js";
+import { isAlreadyExists } from "../../machinery/status-error.js";
+
+export type { ObjectAccess, ReconcileOutcome } from "../../apiserver/services/system-service-objects.js";
 
 export const KUBE_DNS_SERVICE_NAME = "kube-dns";
 export const KUBE_DNS_NAMESPACE = "kube-system";
@@ -34,18 +45,8 @@ export const DEFAULT_CLUSTER_DNS_IP = "10.43.0.10";
 /** The managed-by label value of the slice, so the EndpointSlice controllers leave it alone. */
 export const KUBE_DNS_MANAGED_BY = "dns.skiff.io";
 
-const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
-const SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror";
 const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by";
 const SERVICE_LABELS = { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS" };
-
-/** The object calls the reconcile needs (the API server's ObjectStore has them). */
-export interface ObjectAccess {
-  get(ns: string | undefined, name: string): Promise<KObject>;
-  create(ns: string | undefined, body: KObject): Promise<unknown>;
-  update(ns: string | undefined, name: string, body: KObject): Promise<unknown>;
-  delete(ns: string | undefined, name: string): Promise<unknown>;
-}
 
 export interface KubeDnsServiceDeps {
   readonly services: ObjectAccess;
@@ -62,15 +63,11 @@ export interface KubeDnsServiceDeps {
   readonly logger?: Logger;
 }
 
-export type ReconcileOutcome = "created" | "updated" | "unchanged" | "failed";
-
 export interface KubeDnsServiceResult {
   readonly service: ReconcileOutcome;
   readonly endpoints: ReconcileOutcome;
   readonly endpointSlice: ReconcileOutcome;
 }
-
-const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** The Service's ports: 53 for DNS over UDP and TCP (to `dnsPort`), 9153 for metrics. */
 export function kubeDnsServicePorts(dnsPort: number): { name: string; protocol: string; port: number; targetPort: number }[] {
@@ -90,28 +87,11 @@ export async function reconcileKubeDnsService(deps: KubeDnsServiceDeps): Promise
   const family = deps.dnsIP.includes(":") ? "IPv6" : "IPv4";
   const ports = kubeDnsServicePorts(deps.dnsPort);
 
-  const step = async (what: string, fn: () => Promise<ReconcileOutcome>): Promise<ReconcileOutcome> => {
-    try {
-      const outcome = await fn();
-      if (outcome !== "unchanged") log.info(`${outcome} ${what}`, { object: `${ns}/${name}` });
-      return outcome;
-    } catch (err) {
-      log.error(`failed to reconcile ${what}`, { object: `${ns}/${name}`, err: errText(err) });
-      return "failed";
-    }
-  };
-  const getOrUndefined = async (store: ObjectAccess): Promise<KObject | undefined> => {
-    try {
-      return await store.get(ns, name);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  };
+  const step = reconcileStep(ns, name, log);
 
   const service = await step("Service", async () => {
     for (let attempt = 0; ; attempt++) {
-      const current = await getOrUndefined(deps.services);
+      const current = await getIfExists(deps.services, ns, name);
       if (current) {
         const spec = (current.spec ?? {}) as Record<string, unknown>;
         if (spec.clusterIP !== serviceIP) {
@@ -124,7 +104,7 @@ export async function reconcileKubeDnsService(deps: KubeDnsServiceDeps): Promise
         }
         const labels = current.metadata?.labels ?? {};
         const labelsOk = Object.entries(SERVICE_LABELS).every(([k, v]) => labels[k] === v);
-        if (spec.type === "ClusterIP" && spec.selector === undefined && portsMatch(spec.ports, ports) && labelsOk) return "unchanged";
+        if (spec.type === "ClusterIP" && spec.selector === undefined && servicePortsMatch(spec.ports, ports) && labelsOk) return "unchanged";
         const next = structuredClone(current);
         const nspec = (next.spec ?? {}) as Record<string, unknown>;
         nspec.ports = ports;
@@ -140,7 +120,7 @@ export async function reconcileKubeDnsService(deps: KubeDnsServiceDeps): Promise
         await deps.services.create(ns, {
           apiVersion: "v1",
           kind: "Service",
-          metadata: { name, namespace: ns, labels: { ...SERVICE_LABELS }, annotations: { "prometheus.io/port": "9153", "prometheus.io/scrape": "true" } },
+          metadata: { name, namespace: ns, labels: { ...SERVICE_LABELS } },
           spec: { type: "ClusterIP", clusterIP: serviceIP, clusterIPs: [serviceIP], ipFamilyPolicy: "SingleStack", sessionAffinity: "None", ports },
         });
         return "created";
@@ -156,25 +136,7 @@ export async function reconcileKubeDnsService(deps: KubeDnsServiceDeps): Promise
     { name: "dns-tcp", port: deps.dnsPort, protocol: "TCP" },
   ];
   const subsets = [{ addresses: [{ ip: deps.dnsIP, ...(deps.nodeName ? { nodeName: deps.nodeName } : {}) }], ports: endpointPorts }];
-  const endpoints = await step("Endpoints", async () => {
-    const current = await getOrUndefined(deps.endpoints);
-    if (!current) {
-      try {
-        await deps.endpoints.create(ns, { apiVersion: "v1", kind: "Endpoints", metadata: { name, namespace: ns, labels: { [SKIP_MIRROR_LABEL]: "true" } }, subsets });
-        return "created";
-      } catch (err) {
-        if (isAlreadyExists(err)) return "unchanged";
-        throw err;
-      }
-    }
-    const labels = current.metadata?.labels ?? {};
-    if (labels[SKIP_MIRROR_LABEL] === "true" && isDeepStrictEqual(current.subsets, subsets)) return "unchanged";
-    const next = structuredClone(current);
-    next.metadata = { ...next.metadata, labels: { ...labels, [SKIP_MIRROR_LABEL]: "true" } };
-    next.subsets = subsets;
-    await deps.endpoints.update(ns, name, next);
-    return "updated";
-  });
+  const endpoints = await step("Endpoints", () => reconcileSkipMirrorEndpoints(deps.endpoints, ns, name, subsets));
 
   const slice: KObject = {
     apiVersion: "discovery.k8s.io/v1",
@@ -193,50 +155,7 @@ export async function reconcileKubeDnsService(deps: KubeDnsServiceDeps): Promise
       { name: "dns-tcp", protocol: "TCP", port: deps.dnsPort },
     ],
   };
-  const endpointSlice = await step("EndpointSlice", async () => {
-    const current = await getOrUndefined(deps.endpointSlices);
-    if (!current) {
-      try {
-        await deps.endpointSlices.create(ns, structuredClone(slice));
-        return "created";
-      } catch (err) {
-        if (isAlreadyExists(err)) return "unchanged";
-        throw err;
-      }
-    }
-    if (current.addressType !== slice.addressType) {
-      // addressType is immutable: replace the slice.
-      await deps.endpointSlices.delete(ns, name);
-      await deps.endpointSlices.create(ns, structuredClone(slice));
-      return "updated";
-    }
-    const labels = current.metadata?.labels ?? {};
-    if (
-      isDeepStrictEqual(current.endpoints, slice.endpoints) &&
-      isDeepStrictEqual(current.ports, slice.ports) &&
-      labels[SERVICE_NAME_LABEL] === name &&
-      labels[MANAGED_BY_LABEL] === KUBE_DNS_MANAGED_BY
-    ) {
-      return "unchanged";
-    }
-    const next = structuredClone(current);
-    next.metadata = { ...next.metadata, labels: { ...labels, ...slice.metadata!.labels } };
-    next.endpoints = structuredClone(slice.endpoints);
-    next.ports = structuredClone(slice.ports);
-    await deps.endpointSlices.update(ns, name, next);
-    return "updated";
-  });
+  const endpointSlice = await step("EndpointSlice", () => reconcileOwnEndpointSlice(deps.endpointSlices, slice, "merge"));
 
   return { service, endpoints, endpointSlice };
-}
-
-/** Every field of every port equal, in order (defaults the API adds, like a zero nodePort, allowed). */
-function portsMatch(actual: unknown, want: readonly { name: string; protocol: string; port: number; targetPort: number }[]): boolean {
-  if (!Array.isArray(actual) || actual.length !== want.length) return false;
-  return want.every((w, i) => {
-    const a = actual[i] as Record<string, unknown> | undefined;
-    if (!a || typeof a !== "object") return false;
-    const { name, protocol, port, targetPort, nodePort, ...rest } = a;
-    return name === w.name && protocol === w.protocol && port === w.port && targetPort === w.targetPort && (nodePort === undefined || nodePort === 0) && Object.keys(rest).length === 0;
-  });
 }
