@@ -7,7 +7,14 @@
  * API as `system:skiff-controller`. An add-on that cannot start (its port is
  * taken) is logged with what to do, and the rest of the server runs on.
  */
+import { networkInterfaces } from "node:os";
+import type { Node } from "kubernetes-types/core/v1.js";
 import { configFromFiles } from "../client/config.js";
+import { SharedInformer } from "../client/informer.js";
+import { ResourceClient } from "../client/resource-client.js";
+import { NODES } from "../client/resources.js";
+import { RestClient } from "../client/rest-client.js";
+import { cidrContainsIp, ipToNumber, parseCidr } from "../machinery/cidr.js";
 import type { Logger } from "../machinery/log.js";
 import { type ObjectAccess, reconcileKubeDnsService } from "../network/dns/kube-dns-service.js";
 import { type ClusterDns, startClusterDns } from "../network/dns/server.js";
@@ -28,6 +35,8 @@ export interface NetworkAddonsOptions {
   /** The server's node, when it runs one (the DNS endpoint's nodeName). */
   readonly nodeName?: string;
   readonly clusterDomain: string;
+  /** Pods' range: the DNS serves them, this machine's own addresses and loopback, and nobody else. */
+  readonly clusterCidr: string;
   /** The kube-dns Service's ClusterIP. */
   readonly clusterDnsIP: string;
   readonly dnsPort: number;
@@ -45,20 +54,52 @@ export interface NetworkAddonsOptions {
 /** How often the kube-dns Service is checked (as the `kubernetes` Service's endpoint reconciler). */
 const RECONCILE_PERIOD_MS = 10_000;
 
+/**
+ * Who the cluster DNS answers (CoreDNS' acl): pods (the cluster range), this
+ * machine itself (loopback and its own addresses, which host processes'
+ * queries to the kube-dns ClusterIP come from), and the cluster's nodes
+ * (pods on other nodes reach it masqueraded to their node's address, as
+ * the CNI bridge masquerades traffic leaving the pod range). Listening on a
+ * node address, the DNS must not be an open resolver for the node's network.
+ */
+function clusterClients(clusterCidr: string, nodes: SharedInformer<Node>): (address: string) => boolean {
+  const pods = parseCidr(clusterCidr);
+  const own = new Set(Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address)));
+  let nodeAddresses = new Set<string>();
+  const refresh = () => {
+    nodeAddresses = new Set(nodes.list().flatMap((n) => (n.status?.addresses ?? []).map((a) => a.address)));
+  };
+  nodes.addEventHandler({ onAdd: refresh, onUpdate: refresh, onDelete: refresh });
+  return (address) => {
+    const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+    if (own.has(v4) || v4.startsWith("127.") || v4 === "::1" || nodeAddresses.has(v4)) return true;
+    const n = ipToNumber(v4);
+    return n !== undefined && cidrContainsIp(pods, n);
+  };
+}
+
 /** Starts the enabled add-ons; the returned function stops them. */
 export async function startNetworkAddons(o: NetworkAddonsOptions): Promise<() => Promise<void>> {
   const client = configFromFiles({ server: o.server, caFile: o.caFile, certFile: o.certFile, keyFile: o.keyFile, userAgent: "skiff-network-addons" });
   let dns: ClusterDns | undefined;
   let ingress: IngressControllerThread | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const stops: (() => void)[] = [];
+  const stopInformers = new AbortController();
   if (!o.disabled.includes("dns")) {
     const log = o.logger.with({ component: "dns" });
+    const rest = new RestClient(client);
+    const nodes = new SharedInformer<Node>({ source: new ResourceClient<Node>(rest, NODES), name: "nodes", logger: log });
+    const allowClient = clusterClients(o.clusterCidr, nodes);
+    void nodes.run(stopInformers.signal).catch((err: Error) => log.error("the node watch of the DNS access list stopped", { err: err.message }));
+    stops.push(() => rest.close());
     try {
       dns = await startClusterDns({
         client,
         listen: { host: o.nodeAddress, port: o.dnsPort },
         domain: o.clusterDomain,
         resolvConf: o.resolvConf,
+        allowClient,
         logger: o.logger,
       });
       const running = dns;
@@ -101,6 +142,8 @@ export async function startNetworkAddons(o: NetworkAddonsOptions): Promise<() =>
   }
   return async () => {
     clearInterval(timer);
+    stopInformers.abort();
     await Promise.allSettled([dns?.stop(), ingress?.stop()]);
+    for (const stop of stops) stop();
   };
 }

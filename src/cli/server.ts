@@ -40,6 +40,8 @@ import { type ServiceAccountFlags, ServiceAccountTokens, serviceAccountConfigFro
 import { addHpaOptions, type HpaFlags, parseHpaFlags } from "../controllers/podautoscaler/flags.js";
 import { defaultEncryptionConfigPath, ensureEncryptionConfig, loadEncryptionConfig } from "../apiserver/encryption/config.js";
 import { EncryptingStore, ResourceTransformers } from "../apiserver/encryption/encrypting-store.js";
+import { proxyModeOption } from "../network/proxy/proxy-mode.js";
+import type { ProxyMode } from "../network/proxy/service-proxy.js";
 
 export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   dataDir: string;
@@ -78,6 +80,7 @@ export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   ingressHttpPort: string;
   ingressHttpsPort: string;
   disableKubeProxy?: boolean;
+  proxyMode?: ProxyMode;
   disableNetworkPolicy?: boolean;
 }
 
@@ -298,6 +301,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       nodeAddress: kubeletConfig ? nodeIP : advertiseAddress(flags.bindAddress),
       ...(kubeletConfig ? { nodeName: flags.nodeName ?? defaultNodeName() } : {}),
       clusterDomain: flags.clusterDomain,
+      clusterCidr: flags.clusterCidr,
       clusterDnsIP,
       dnsPort: addonPorts.dns,
       resolvConf: flags.resolvConf ?? "/etc/resolv.conf",
@@ -321,6 +325,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         nodeIP,
         config: { ...kubeletConfig, clusterDNS: [clusterDnsIP], clusterDomain: flags.clusterDomain },
         kubeProxy: !flags.disableKubeProxy,
+        ...(flags.proxyMode !== undefined ? { proxyMode: flags.proxyMode } : {}),
         networkPolicy: !flags.disableNetworkPolicy,
         clusterCidr: flags.clusterCidr,
         serviceCidr: flags.serviceCidr,
@@ -455,6 +460,7 @@ export function registerServer(program: Command): void {
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--disable <component...>", `components not to run (${DISABLEABLE.join(", ")}; k3s' coredns and traefik name dns and ingress)`)
     .option("--disable-kube-proxy", "do not run the service proxy on this server's node")
+    .option("--proxy-mode <mode>", "which rules the service proxy writes: nftables or iptables (default: nftables, iptables where nftables does not work)", proxyModeOption)
     .option("--disable-network-policy", "do not enforce NetworkPolicies on this server's node")
     .option("--cluster-dns <ip>", "the cluster DNS Service's IP, what pods resolve with (default: the 10th address of --service-cidr, 10.43.0.10)")
     .option("--cluster-domain <domain>", "the cluster's DNS domain", "cluster.local")

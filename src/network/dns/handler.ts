@@ -101,6 +101,18 @@ export class DnsHandler {
     return buf;
   }
 
+  /** REFUSED for `query` (CoreDNS' acl plugin `block`): for clients the server does not serve. */
+  refuse(query: Buffer): Buffer | undefined {
+    if (query.length < 12) return undefined;
+    let req: Decoded;
+    try {
+      req = dnsPacket.decode(query) as Decoded;
+    } catch {
+      return this.#error(query.readUInt16BE(0), undefined, RCODE.REFUSED);
+    }
+    return req.type === "response" ? undefined : this.#error(req.id ?? 0, req, RCODE.REFUSED);
+  }
+
   #clusterReply(req: Decoded, q: Question, opt: OptAnswer | undefined, size: number, o: Extract<ZoneOutcome, { kind: "reply" }>): { buf: Buffer; shuffled: boolean } {
     const answers = [...o.answers];
     const shuffled = loadBalance(answers);

@@ -189,6 +189,28 @@ describe("cluster DNS server startup", () => {
     }
   });
 
+  it("refuses clients it does not serve: REFUSED over UDP, the connection closed over TCP (acl)", async () => {
+    const seen: string[] = [];
+    const dns = await startClusterDns({
+      client: { index: new ClusterIndex() },
+      listen: { host: "127.0.0.1", port: 0 },
+      upstreams: [],
+      allowClient: (address) => {
+        seen.push(address);
+        return false;
+      },
+    });
+    try {
+      const udp = await dnsQuery(dns.port, "dns-version.cluster.local", "TXT");
+      assert.equal(udp.rcode, "REFUSED");
+      assert.deepEqual(udp.answers ?? [], []);
+      await assert.rejects(dnsQuery(dns.port, "dns-version.cluster.local", "TXT", { tcp: true, timeoutMs: 2000 }));
+      assert.ok(seen.includes("127.0.0.1"), `the client's address was checked: ${seen.join(",")}`);
+    } finally {
+      await dns.stop();
+    }
+  });
+
   it("rejects upstreams that are not addresses", async () => {
     await assert.rejects(
       startClusterDns({ client: { index: new ClusterIndex() }, listen: { host: "127.0.0.1", port: 0 }, upstreams: ["resolver.example"] }),

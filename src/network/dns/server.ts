@@ -46,6 +46,12 @@ export interface ClusterDnsOptions {
   readonly nsAddresses?: readonly string[];
   /** How long to wait for the informers before serving anyway; 5000 ms, as CoreDNS. */
   readonly syncTimeoutMs?: number;
+  /**
+   * Which clients are served (CoreDNS' acl plugin): others get REFUSED over
+   * UDP and a closed connection over TCP, so a server listening on a node
+   * address is no open resolver for its network. Default: everyone.
+   */
+  readonly allowClient?: (address: string) => boolean;
   /** Time to wait for one upstream's answer; 2000 ms. */
   readonly upstreamTimeoutMs?: number;
   readonly logger?: Logger;
@@ -108,7 +114,7 @@ export async function startClusterDns(o: ClusterDnsOptions): Promise<ClusterDns>
   let tcp: Server | undefined;
   const conns = new Set<Socket>();
   try {
-    [udp, tcp] = await listen(o.listen.host, o.listen.port, handler, conns, log);
+    [udp, tcp] = await listen(o.listen.host, o.listen.port, handler, conns, o.allowClient ?? (() => true), log);
   } catch (err) {
     abort.abort();
     unfeed();
@@ -142,7 +148,7 @@ export async function startClusterDns(o: ClusterDnsOptions): Promise<ClusterDns>
 }
 
 /** Binds UDP and TCP on one port (port 0: retried until both get the same free port). */
-async function listen(host: string, port: number, handler: DnsHandler, conns: Set<Socket>, log: Logger): Promise<[UdpSocket, Server]> {
+async function listen(host: string, port: number, handler: DnsHandler, conns: Set<Socket>, allow: (address: string) => boolean, log: Logger): Promise<[UdpSocket, Server]> {
   const family = isIP(host) === 6 ? "udp6" : "udp4";
   let lastErr: unknown;
   for (let attempt = 0; attempt < (port === 0 ? 20 : 1); attempt++) {
@@ -155,7 +161,10 @@ async function listen(host: string, port: number, handler: DnsHandler, conns: Se
       throw err;
     }
     const bound = (udp.address() as { port: number }).port;
-    const tcp = createTcpServer((sock) => serveTcp(sock, handler, conns, log));
+    const tcp = createTcpServer((sock) => {
+      if (allow(sock.remoteAddress ?? "")) serveTcp(sock, handler, conns, log);
+      else sock.destroy();
+    });
     try {
       tcp.listen(bound, host);
       await once(tcp, "listening");
@@ -169,7 +178,7 @@ async function listen(host: string, port: number, handler: DnsHandler, conns: Se
     udp.on("message", (msg, rinfo) => {
       let out: ReturnType<DnsHandler["handle"]>;
       try {
-        out = handler.handle(msg, false);
+        out = allow(rinfo.address) ? handler.handle(msg, false) : handler.refuse(msg);
       } catch (err) {
         log.error("cannot answer a query", { err: (err as Error).message });
         return;
