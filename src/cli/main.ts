@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   kubeconfig: async () => (await import("./kubeconfig.js")).registerKubeconfig,
   image: async () => (await import("./image.js")).registerImage,
   "secrets-encrypt": async () => (await import("./secrets-encrypt.js")).registerSecretsEncrypt,
+  doctor: async () => (await import("./doctor.js")).registerDoctor,
 };
 
 function version(): string {
