@@ -4,8 +4,10 @@
  * into an nft table inside a throwaway network namespace, then ~100
  * EndpointSlice changes are made one at a time, each timed from the change
  * to its transaction being applied in the kernel (the proxy's sync report
- * for that Service). No traffic is sent; the namespace (and so the table)
- * is deleted at the end. Needs root.
+ * for that Service). The same is then measured for the iptables mode (one
+ * `iptables-restore --noflush` per sync) in a namespace of its own, as the
+ * `proxyIptables*` fields. No traffic is sent; the namespaces (and so the
+ * rules) are deleted at the end. Needs root.
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -14,8 +16,9 @@ import type { EndpointSlice } from "kubernetes-types/discovery/v1.js";
 import { silentLogger } from "../../src/machinery/log.js";
 import { runCommand } from "../../src/network/cni/exec.js";
 import { FakeSource, makeEndpoint, makeService, makeSlice } from "../../src/network/proxy/fake-source.js";
+import { netnsIptables } from "../../src/network/proxy/iptables-runner.js";
 import { netnsNft } from "../../src/network/proxy/nft-runner.js";
-import { ServiceProxy, type SyncReport } from "../../src/network/proxy/service-proxy.js";
+import { type ProxyMode, ServiceProxy, type SyncReport } from "../../src/network/proxy/service-proxy.js";
 
 /** What {@link benchProxy} measured. */
 export interface ProxyBenchResult {
@@ -32,6 +35,25 @@ export interface ProxyBenchResult {
   readonly proxyChanges: number;
   /** Chains in the kernel table at the end (sanity: services + endpoints + base chains). */
   readonly proxyChainsInKernel: number;
+  /** The same for the iptables mode (the same Services and changes). */
+  readonly proxyIptablesFullLoadMs: number;
+  readonly proxyIptablesFullSyncMs: number;
+  readonly proxyIptablesSyncP50Ms: number;
+  readonly proxyIptablesSyncP99Ms: number;
+  readonly proxyIptablesSyncMaxMs: number;
+  /** Chains of ours in the nat table at the end. */
+  readonly proxyIptablesChainsInKernel: number;
+}
+
+/** One mode's figures. */
+interface ModeResult {
+  readonly fullLoadMs: number;
+  readonly fullSyncMs: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly changes: number;
+  readonly chains: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -50,11 +72,34 @@ function podIP(i: number, j: number): string {
   return `10.${180 + Math.floor(n / 65_000)}.${Math.floor((n % 65_000) / 250)}.${(n % 250) + 1}`;
 }
 
-/** Loads the Services and endpoints, measures the changes, removes everything. */
+const perService = 10;
+
+/** Loads the Services and endpoints in both modes, measures the changes, removes everything. */
 export async function benchProxy(opts: { smoke: boolean }): Promise<ProxyBenchResult> {
   const serviceCount = opts.smoke ? 50 : 1000;
-  const perService = 10;
   const changeCount = opts.smoke ? 20 : 100;
+  const nft = await benchMode("nftables", serviceCount, changeCount);
+  const ipt = await benchMode("iptables", serviceCount, changeCount);
+  return {
+    proxyServices: serviceCount,
+    proxyEndpoints: serviceCount * perService,
+    proxyFullLoadMs: nft.fullLoadMs,
+    proxyFullSyncMs: nft.fullSyncMs,
+    proxySyncP50Ms: nft.p50,
+    proxySyncP99Ms: nft.p99,
+    proxySyncMaxMs: nft.max,
+    proxyChanges: nft.changes,
+    proxyChainsInKernel: nft.chains,
+    proxyIptablesFullLoadMs: ipt.fullLoadMs,
+    proxyIptablesFullSyncMs: ipt.fullSyncMs,
+    proxyIptablesSyncP50Ms: ipt.p50,
+    proxyIptablesSyncP99Ms: ipt.p99,
+    proxyIptablesSyncMaxMs: ipt.max,
+    proxyIptablesChainsInKernel: ipt.chains,
+  };
+}
+
+async function benchMode(mode: ProxyMode, serviceCount: number, changeCount: number): Promise<ModeResult> {
   const netns = `skiff-b-proxy-${randomBytes(3).toString("hex")}`;
   const add = await runCommand("ip", ["netns", "add", netns]);
   if (add.code !== 0) throw new Error(`ip netns add ${netns}: ${add.stderr.trim() || add.error}`);
@@ -81,6 +126,7 @@ export async function benchProxy(opts: { smoke: boolean }): Promise<ProxyBenchRe
     const reports: SyncReport[] = [];
     let wake: (() => void) | undefined;
     const proxy = new ServiceProxy({
+      mode,
       services,
       endpointSlices: slices,
       nodeName: "node-0",
@@ -90,6 +136,7 @@ export async function benchProxy(opts: { smoke: boolean }): Promise<ProxyBenchRe
       minSyncPeriodMs: 0,
       logger: silentLogger,
       nft: netnsNft(netns),
+      iptables: netnsIptables(netns),
       conntrack: async () => ({ code: 0, stdout: "", stderr: "" }),
       onSynced: (r) => {
         reports.push(r);
@@ -121,23 +168,28 @@ export async function benchProxy(opts: { smoke: boolean }): Promise<ProxyBenchRe
       await next((r) => r.services.includes(key), since);
       times.push(performance.now() - start);
     }
-    const list = await runCommand("ip", ["netns", "exec", netns, "nft", "list", "chains", "ip"]);
-    const proxyChainsInKernel = list.stdout.split("\n").filter((l) => l.trim().startsWith("chain ")).length;
     const sorted = [...times].sort((a, b) => a - b);
     return {
-      proxyServices: serviceCount,
-      proxyEndpoints: serviceCount * perService,
-      proxyFullLoadMs: round(proxyFullLoadMs),
-      proxyFullSyncMs: round(proxyFullSyncMs),
-      proxySyncP50Ms: round(percentile(sorted, 50)),
-      proxySyncP99Ms: round(percentile(sorted, 99)),
-      proxySyncMaxMs: round(sorted[sorted.length - 1] ?? 0),
-      proxyChanges: times.length,
-      proxyChainsInKernel,
+      fullLoadMs: round(proxyFullLoadMs),
+      fullSyncMs: round(proxyFullSyncMs),
+      p50: round(percentile(sorted, 50)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted[sorted.length - 1] ?? 0),
+      changes: times.length,
+      chains: await chainsInKernel(mode, netns),
     };
   } finally {
     abort.abort();
     await running;
     await runCommand("ip", ["netns", "del", netns]);
   }
+}
+
+async function chainsInKernel(mode: ProxyMode, netns: string): Promise<number> {
+  if (mode === "nftables") {
+    const list = await runCommand("ip", ["netns", "exec", netns, "nft", "list", "chains", "ip"]);
+    return list.stdout.split("\n").filter((l) => l.trim().startsWith("chain ")).length;
+  }
+  const save = await runCommand("ip", ["netns", "exec", netns, "iptables-save", "-t", "nat"]);
+  return save.stdout.split("\n").filter((l) => l.startsWith(":SKIFF-")).length;
 }

@@ -19,6 +19,8 @@ import { indexedIP } from "../apiserver/services/ip.js";
 import { cleanupNodeNetwork } from "../network/cni/cleanup.js";
 import { cleanupNetworkPolicyTable } from "../network/policy/enforcer.js";
 import { cleanupServiceProxy } from "../network/proxy/cleanup.js";
+import { proxyModeOption } from "../network/proxy/proxy-mode.js";
+import type { ProxyMode } from "../network/proxy/service-proxy.js";
 import { DEFAULT_KUBELET_CONFIG, type KubeletConfig, loadKubeletConfig } from "../kubelet/config.js";
 import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
@@ -43,6 +45,7 @@ export interface AgentFlags {
   cleanup?: boolean;
   clusterDns?: string;
   disableKubeProxy?: boolean;
+  proxyMode?: ProxyMode;
   disableNetworkPolicy?: boolean;
 }
 
@@ -164,6 +167,7 @@ export function registerAgent(program: Command): void {
     .option("--private-registry <file>", "registries.yaml (k3s format: mirrors, credentials, TLS) for image pulls")
     .option("--cluster-dns <ip>", "the cluster DNS Service's IP pods resolve with (default: the 10th address of --service-cidr, 10.43.0.10)")
     .option("--disable-kube-proxy", "do not run the service proxy on this node")
+    .option("--proxy-mode <mode>", "which rules the service proxy writes: nftables or iptables (default: nftables, iptables where nftables does not work)", proxyModeOption)
     .option("--disable-network-policy", "do not enforce NetworkPolicies on this node")
     .option("--cleanup", "remove this node's pod network (namespaces, bridges, routes, rules) left by an earlier agent, then exit")
     .action(async (flags: AgentFlags) => {
@@ -224,6 +228,7 @@ export function registerAgent(program: Command): void {
               serviceCidr: flags.serviceCidr,
               registriesFile: flags.privateRegistry,
               kubeProxy: !flags.disableKubeProxy,
+              ...(flags.proxyMode !== undefined ? { proxyMode: flags.proxyMode } : {}),
               networkPolicy: !flags.disableNetworkPolicy,
               logger: log,
             })

@@ -32,6 +32,8 @@ export interface ServerAgentOptions {
   readonly registriesFile?: string;
   /** Run the service proxy and the NetworkPolicy enforcer on the node (default true each). */
   readonly kubeProxy?: boolean;
+  /** `--proxy-mode`; unset: nftables where it works, else iptables. */
+  readonly proxyMode?: RuncNodeOptions["proxyMode"];
   readonly networkPolicy?: boolean;
   readonly logger: Logger;
 }
@@ -52,6 +54,7 @@ export async function startServerAgent(o: ServerAgentOptions): Promise<() => Pro
     serviceCidr: o.serviceCidr,
     ...(o.registriesFile ? { registriesFile: o.registriesFile } : {}),
     ...(o.kubeProxy === false ? { kubeProxy: false } : {}),
+    ...(o.proxyMode !== undefined ? { proxyMode: o.proxyMode } : {}),
     ...(o.networkPolicy === false ? { networkPolicy: false } : {}),
   };
   const worker = new Worker(workerEntry("agent-worker"), { workerData: data });

@@ -36,8 +36,10 @@ import { systemTimers } from "../client/timers.js";
 import type { Logger } from "../machinery/log.js";
 import { CniPodNetwork } from "../network/cni/cni-pod-network.js";
 import { NodeRouteSync } from "../network/cni/node-route-sync.js";
+import { systemVxlanDataplane, vxlanDeviceName } from "../network/cni/vxlan.js";
 import { NetworkPolicyEnforcer } from "../network/policy/enforcer.js";
-import { ServiceProxy } from "../network/proxy/service-proxy.js";
+import { chooseProxyMode } from "../network/proxy/proxy-mode.js";
+import { type ProxyMode, ServiceProxy } from "../network/proxy/service-proxy.js";
 import { loadRegistryConfig } from "../runtime/images/registry-config.js";
 import { FileImageStore, imageStoreRoot } from "../runtime/images/store.js";
 import { RuncRuntime } from "../runtime/runc/runc-runtime.js";
@@ -77,6 +79,8 @@ export interface RuncNodeOptions {
   readonly kubeletBindAddress?: string;
   /** Run the service proxy (kube-proxy's nftables mode) on this node; default true. */
   readonly kubeProxy?: boolean;
+  /** `--proxy-mode`: nftables or iptables; unset: nftables when it works here, else iptables (logged). */
+  readonly proxyMode?: ProxyMode;
   /** Enforce NetworkPolicies for this node's pods; default true. */
   readonly networkPolicy?: boolean;
   readonly logger: Logger;
@@ -200,8 +204,16 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
     const run = runKubelets({ kubelets: [k], pods: new ResourceClient<Pod>(rest, PODS), nodes: new ResourceClient<Node>(rest, NODES), single: true, logger: log, timers });
     cleanups.unshift(() => run.stop());
 
-    // Other nodes' pods are reached through their node IPs (flannel's host-gw); the routes outlive a restart.
-    const routes = new NodeRouteSync({ nodes: new ResourceClient<Node>(rest, NODES), nodeName: o.nodeName, nodeIP: o.nodeIP, clusterCidr: o.clusterCidr, logger: log, timers });
+    // Other nodes' pods are reached through their node IPs when on-link (flannel's host-gw), over VXLAN
+    // otherwise (a loopback node IP has no network to tunnel over); the routes outlive a restart.
+    const nodesClient = new ResourceClient<Node>(rest, NODES);
+    const vxlan = o.nodeIP.startsWith("127.")
+      ? undefined
+      : {
+          dataplane: systemVxlanDataplane(vxlanDeviceName(cfg.network.bridgeName), o.nodeIP),
+          publish: async (annotations: Record<string, string>) => void (await nodesClient.patch(o.nodeName, { metadata: { annotations } }, { type: "merge" })),
+        };
+    const routes = new NodeRouteSync({ nodes: nodesClient, nodeName: o.nodeName, nodeIP: o.nodeIP, clusterCidr: o.clusterCidr, logger: log, timers, ...(vxlan ? { vxlan } : {}) });
     const routesAbort = new AbortController();
     const routesRun = routes.run(routesAbort.signal).catch((err: Error) => {
       if (!routesAbort.signal.aborted) log.error("the routes to other nodes' pods stopped", { err: err.message });
@@ -225,6 +237,7 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
     };
     if (o.kubeProxy !== false) {
       const proxy = new ServiceProxy({
+        mode: await chooseProxyMode(o.proxyMode, log),
         services: new ResourceClient<Service>(rest, SERVICES),
         endpointSlices: new ResourceClient<EndpointSlice>(rest, ENDPOINT_SLICES),
         nodeName: o.nodeName,

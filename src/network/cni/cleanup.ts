@@ -2,7 +2,8 @@
  * `skiff agent --cleanup` for the pod network (and what tests run last):
  * tears down every recorded sandbox, then removes what the node's network
  * left on the host — stray sandbox namespaces, the plugins' iptables
- * chains for this network, the pod bridge, host-local's reservations and,
+ * chains for this network, the pod bridge, the VXLAN device (with its
+ * neighbours, forwarding entries and routes), host-local's reservations and,
  * once no other skiff node on the machine still serves the cluster CIDR,
  * the cluster-wide routes, the service bridge, its guard table and the
  * pod-to-pod no-masquerade rule.
@@ -19,6 +20,7 @@ import { removeOwnedRules } from "./iptables-rules.js";
 import { deleteNetns, listNetns } from "./netns.js";
 import { deletePodToPodNoMasq } from "./node-routes.js";
 import { deleteServiceGuard, guardTableName } from "./service-guard.js";
+import { deleteVxlanDevice, vxlanDeviceName } from "./vxlan.js";
 
 /** Options of {@link cleanupNodeNetwork}: the node's network options, plus what to keep. */
 export interface CleanupNodeNetworkOptions extends CniPodNetworkOptions {
@@ -56,6 +58,9 @@ export async function cleanupNodeNetwork(opts: CleanupNodeNetworkOptions): Promi
   errors.push(...(await removeOwnedRules(o.networkName, { pruneSharedPortmap: true })));
   const brErr = await deleteLink(o.bridgeName);
   if (brErr !== undefined) errors.push(brErr);
+  // Before counting the cluster CIDR's users below: the device holds this node's VTEP address in it.
+  const vxErr = await deleteVxlanDevice(vxlanDeviceName(o.bridgeName));
+  if (vxErr !== undefined) errors.push(vxErr);
   rmSync(join(o.stateDir, "ipam"), { recursive: true, force: true });
 
   const users = (await listLinks()).filter((l) =>

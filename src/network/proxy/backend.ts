@@ -3,9 +3,10 @@
  * what is the same for every backend: watching Services and EndpointSlices,
  * the {@link ServicePortModel} of each Service, rate limiting, full versus
  * partial syncs, conntrack cleanup. A backend turns models into kernel
- * rules: {@link NftBackend} (kube-proxy's nftables mode) is the one there
- * is; an iptables-restore backend (upstream's iptables mode, for kernels
- * without nftables) would implement this same interface.
+ * rules: `NftBackend` (nft-backend.ts, kube-proxy's nftables mode, the
+ * default) and `IptablesBackend` (iptables-backend.ts, upstream's iptables
+ * mode: `--proxy-mode iptables`, and the fallback where nftables does not
+ * work).
  */
 import type { ServicePortModel } from "./model.js";
 

@@ -4,8 +4,8 @@
  * these decisions): which endpoints the Cluster and Local traffic policies
  * use, whether internal and external traffic has somewhere to go, and
  * what happens to it when not (reject or drop). The nftables renderer
- * (rules.ts) turns this into chains and map elements; an iptables-restore
- * renderer would turn the same model into KUBE-SVC/SVL/EXT/FW/SEP chains.
+ * (rules.ts) turns this into chains and map elements, the iptables one
+ * (iptables-rules.ts) into upstream's SVC/SVL/EXT/FW/SEP chains.
  */
 import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.js";

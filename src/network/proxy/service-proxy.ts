@@ -1,7 +1,8 @@
 /**
  * The service proxy: kube-proxy's nftables mode (pkg/proxy/nftables) in
- * skiff. Watches Services and EndpointSlices, turns each changed Service
- * into port models (model.ts) and hands them to a backend
+ * skiff, or its iptables mode (`mode: "iptables"`, iptables-backend.ts,
+ * for machines without nftables). Watches Services and EndpointSlices,
+ * turns each changed Service into port models (model.ts) and hands them to a backend
  * ({@link NftBackend} by default), which keeps the rules last applied for
  * each Service and sends one `nft -f -` transaction with only what changed
  * (chains flushed and refilled, stale chains deleted, map elements added
@@ -24,9 +25,13 @@ import { systemTimers, type Timers } from "../../client/timers.js";
 import { cidrContainsIp, ipToNumber, tryParseCidr } from "../../machinery/cidr.js";
 import type { Logger } from "../../machinery/log.js";
 import type { ProxyBackend } from "./backend.js";
+import { cleanupIptablesProxy, cleanupNftProxy } from "./cleanup.js";
 import { type ConntrackRunner, conntrackCleanups, runConntrackCleanups, systemConntrack, udpPorts } from "./conntrack.js";
 import { type ModelContext, type ServicePortModel, serviceModel, skipReason } from "./model.js";
 import { proxyTableName } from "./names.js";
+import { IptablesBackend } from "./iptables-backend.js";
+import { iptablesChainPrefix } from "./iptables-names.js";
+import { type IptablesRunner, systemIptables } from "./iptables-runner.js";
 import { NftBackend } from "./nft-backend.js";
 import { type NftRunner, systemNft } from "./nft-runner.js";
 import type { NodePortMatch } from "./nft-script.js";
@@ -34,8 +39,13 @@ import type { NodePortMatch } from "./nft-script.js";
 /** The label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
+/** Which rules the proxy writes (kube-proxy's `--proxy-mode`). */
+export type ProxyMode = "nftables" | "iptables";
+
 /** Options of {@link ServiceProxy}. */
 export interface ServiceProxyOptions {
+  /** nftables (default) or iptables (upstream's iptables mode, for machines without nftables). */
+  readonly mode?: ProxyMode;
   readonly services: ListerWatcher<Service>;
   readonly endpointSlices: ListerWatcher<EndpointSlice>;
   /** This node: endpoints with this `nodeName` are local (the `Local` traffic policies). */
@@ -46,11 +56,17 @@ export interface ServiceProxyOptions {
   readonly clusterCidr: string;
   /** When given, traffic to an address in it that no Service owns is rejected (admin-prohibited), as the service guard does. */
   readonly serviceCidr?: string;
-  /** Names the table `skiff_proxy_<suffix>` (the node's bridge name, so two agents on one machine never share it). */
+  /**
+   * Names the table `skiff_proxy_<suffix>` (the node's bridge name, so two agents on one machine never share it);
+   * in iptables mode the chains' prefix `SKIFF-<hash of suffix>-`.
+   */
   readonly tableSuffix: string;
   /**
-   * Upstream's `--nodeport-addresses`: CIDRs and/or `primary` (the default:
-   * the node IPs). `0.0.0.0/0` matches every local address but 127/8.
+   * Upstream's `--nodeport-addresses`: CIDRs and/or `primary` (the node IPs).
+   * `0.0.0.0/0` matches every local address: but 127/8 in nftables mode,
+   * with 127.0.0.1 (route_localnet=1) in iptables mode. The default is
+   * each mode's upstream default: `primary` for nftables, every local
+   * address for iptables.
    */
   readonly nodePortAddresses?: readonly string[];
   /** At most one sync per this period (upstream's --iptables-min-sync-period, 1 s); 0 applies every change at once. */
@@ -63,6 +79,8 @@ export interface ServiceProxyOptions {
   readonly timers?: Timers;
   /** Applies a script (default `nft -f -` here). */
   readonly nft?: NftRunner;
+  /** Runs iptables-restore/-save (iptables mode; default the binaries here). */
+  readonly iptables?: IptablesRunner;
   /** Where the rules go; default the nftables backend built from the options above. */
   readonly backend?: ProxyBackend;
   /** Runs `conntrack` (default: the binary here). */
@@ -120,12 +138,14 @@ export function resolveNodePortAddresses(values: readonly string[] | undefined, 
   return { matchAll: false, ips: [...ips].sort() };
 }
 
-/** kube-proxy's nftables mode for one node. */
+/** kube-proxy for one node, in nftables or iptables mode. */
 export class ServiceProxy {
   readonly #o: ServiceProxyOptions;
   readonly #log: Logger;
   readonly #timers: Timers;
   readonly #backend: ProxyBackend;
+  /** Removes the other mode's rules, left by an earlier run in that mode (upstream's CleanupLeftovers on start). */
+  readonly #leftovers: (() => Promise<string | undefined>) | undefined;
   readonly #conntrack: ConntrackRunner;
   readonly #tableName: string;
   readonly #ctx: ModelContext;
@@ -161,8 +181,30 @@ export class ServiceProxy {
     if (o.serviceCidr !== undefined && typeof tryParseCidr(o.serviceCidr) === "string") throw new Error(`invalid service CIDR "${o.serviceCidr}"`);
     this.#tableName = proxyTableName(o.tableSuffix);
     this.#ctx = { nodeName: o.nodeName };
+    const mode = o.mode ?? "nftables";
+    if (mode !== "nftables" && mode !== "iptables") throw new Error(`invalid proxy mode "${String(mode)}": must be nftables or iptables`);
+    // Only where the other mode's tool is this machine's own (production) or was handed in: a test's fake nft
+    // runner must never let the proxy touch the host's iptables, nor the reverse.
+    const ownTools = o.nft === undefined && o.iptables === undefined;
+    if (o.backend !== undefined) this.#leftovers = undefined;
+    else if (mode === "iptables") this.#leftovers = ownTools || o.nft !== undefined ? () => cleanupNftProxy(o.tableSuffix, o.nft ?? systemNft) : undefined;
+    else this.#leftovers = ownTools || o.iptables !== undefined ? () => cleanupIptablesProxy(o.tableSuffix, o.iptables ?? systemIptables) : undefined;
     if (o.backend !== undefined) this.#backend = o.backend;
-    else {
+    else if (mode === "iptables") {
+      // Upstream's iptables mode listens on every local address by default, 127.0.0.1 included.
+      const nodePorts = o.nodePortAddresses === undefined ? { matchAll: true as const } : resolveNodePortAddresses(o.nodePortAddresses, o.nodeIPs, o.localAddresses ?? defaultLocalAddresses);
+      this.#backend = new IptablesBackend({
+        config: {
+          prefix: iptablesChainPrefix(o.tableSuffix),
+          node: `${o.nodeName}, bridge ${o.tableSuffix}`,
+          nodePorts,
+          ...(o.serviceCidr !== undefined ? { serviceCidr: o.serviceCidr } : {}),
+        },
+        rules: { nodeIPs: o.nodeIPs, clusterCidr: o.clusterCidr },
+        iptables: o.iptables ?? systemIptables,
+        logger: this.#log,
+      });
+    } else {
       const nodePorts = resolveNodePortAddresses(o.nodePortAddresses, o.nodeIPs, o.localAddresses ?? defaultLocalAddresses);
       this.#backend = new NftBackend({
         table: { table: this.#tableName, nodePorts, ...(o.serviceCidr !== undefined ? { serviceCidr: o.serviceCidr } : {}) },
@@ -173,9 +215,14 @@ export class ServiceProxy {
     if (o.onSynced) this.#listeners.add(o.onSynced);
   }
 
-  /** The nft table the default backend owns. */
+  /** The nft table the default backend owns (nftables mode). */
   get tableName(): string {
     return this.#tableName;
+  }
+
+  /** What the backend programs, e.g. `nftables table ip skiff_proxy_cni0`. */
+  get backendDescription(): string {
+    return this.#backend.description;
   }
 
   /** Hears every sync report; returns a function that stops it. */
@@ -186,6 +233,11 @@ export class ServiceProxy {
 
   /** Watches Services and EndpointSlices and keeps the table in step until `signal` aborts (the table stays). */
   async run(signal: AbortSignal): Promise<void> {
+    if (this.#leftovers !== undefined) {
+      // Both modes' DNAT hooks at the same priority would fight over every packet.
+      const err = await this.#leftovers();
+      if (err !== undefined) this.#log.warn("cannot remove the other proxy mode's rules", { err });
+    }
     const common = { logger: this.#o.logger, timers: this.#timers };
     const services = new SharedInformer<Service>({ source: this.#o.services, name: "services-proxy", transform: stripManagedFields, ...common });
     const slices = new SharedInformer<EndpointSlice>({
