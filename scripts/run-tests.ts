@@ -22,6 +22,7 @@ const TEST_TOOLS: HostTool[] = [
   { command: "busybox", debianPackage: "busybox-static", neededFor: "test images" },
   { command: "docker-registry", debianPackage: "docker-registry", neededFor: "image pull tests" },
   { command: "skopeo", debianPackage: "skopeo", neededFor: "pushing test images" },
+  { command: "buildah", debianPackage: "buildah", neededFor: "registry tests with a real client" },
   { command: "umoci", debianPackage: "umoci", neededFor: "OCI image layout tests" },
   { command: "htpasswd", debianPackage: "apache2-utils", neededFor: "registry auth tests" },
 ];

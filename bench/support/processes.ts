@@ -113,7 +113,7 @@ export async function startSkiffServer(
   dataDir: string,
   opts: { nodeArgs?: string[]; main?: string; logFile?: string; extraArgs?: string[] } = {},
 ): Promise<SkiffServer> {
-  const args = ["server", "--data-dir", dataDir, "--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-snapshots", "--disable-agent", "--disable", "dns,ingress", ...(opts.extraArgs ?? [])];
+  const args = ["server", "--data-dir", dataDir, "--https-port", "0", "--bind-address", "127.0.0.1", "--no-kubeconfig-merge", "--disable-snapshots", "--disable-agent", "--disable", "dns,ingress,registry", ...(opts.extraArgs ?? [])];
   const { child, line } = await startChild(opts.main ?? cliMain, args, opts.nodeArgs ?? [], /msg="API server listening"/, 120_000, opts.logFile);
   const kubeconfig = /kubeconfig=(\S+)/.exec(line)?.[1];
   if (!kubeconfig) throw new Error(`no kubeconfig in ${JSON.stringify(line)}`);

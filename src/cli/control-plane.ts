@@ -20,7 +20,7 @@ import type { ComponentsConfig } from "./control-plane-components.js";
 import { workerEntry } from "./worker-entry.js";
 
 /** Components `--disable` accepts. */
-export const DISABLEABLE = ["controller-manager", "scheduler", "dns", "ingress", "servicelb"] as const;
+export const DISABLEABLE = ["controller-manager", "scheduler", "dns", "ingress", "servicelb", "registry"] as const;
 
 /** k3s' names for the add-ons skiff builds in, so `--disable coredns,traefik` means what it does on k3s. */
 const K3S_ALIASES: Readonly<Record<string, string>> = { coredns: "dns", traefik: "ingress" };

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   image: async () => (await import("./image.js")).registerImage,
   "secrets-encrypt": async () => (await import("./secrets-encrypt.js")).registerSecretsEncrypt,
   doctor: async () => (await import("./doctor.js")).registerDoctor,
+  registry: async () => (await import("./registry.js")).registerRegistry,
 };
 
 function version(): string {

@@ -34,6 +34,7 @@ import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
 import { startNetworkAddons } from "./network-addons.js";
+import { startServerRegistry } from "./registry.js";
 import { startServerAgent } from "./server-agent.js";
 import { ensureServiceAccountKey, serviceAccountKeyPath } from "../apiserver/auth/serviceaccount/keys.js";
 import { type ServiceAccountFlags, ServiceAccountTokens, serviceAccountConfigFromFlags } from "../apiserver/auth/serviceaccount/service-account-tokens.js";
@@ -80,6 +81,9 @@ export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   ingressHttpPort: string;
   ingressHttpsPort: string;
   disableKubeProxy?: boolean;
+  registryPort: string;
+  registryDir?: string;
+  registryAnonymousPull?: string[];
   proxyMode?: ProxyMode;
   disableNetworkPolicy?: boolean;
 }
@@ -127,6 +131,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     dns: parsePort(flags.clusterDnsPort, "--cluster-dns-port"),
     http: parsePort(flags.ingressHttpPort, "--ingress-http-port"),
     https: parsePort(flags.ingressHttpsPort, "--ingress-https-port"),
+    registry: parsePort(flags.registryPort, "--registry-port"),
   };
   const compactionMs = parseDuration(flags.compactionInterval);
   let nodeMonitorGracePeriodMs: number;
@@ -189,6 +194,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let stopControlPlane: (() => Promise<void>) | undefined;
   let stopAgent: (() => Promise<void>) | undefined;
   let stopAddons: (() => Promise<void>) | undefined;
+  let stopRegistry: (() => Promise<void>) | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
@@ -315,6 +321,18 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       },
       logger: log,
     });
+    if (!disabled.includes("registry")) {
+      stopRegistry = await startServerRegistry({
+        dataDir,
+        dir: flags.registryDir ?? join(dataDir, "registry"),
+        host: flags.bindAddress,
+        port: addonPorts.registry,
+        certFile: pki.serving.certFile,
+        keyFile: pki.serving.keyFile,
+        anonymousPull: flags.registryAnonymousPull ?? [],
+        logger: log,
+      });
+    }
     if (kubeletConfig) {
       stopAgent = await startServerAgent({
         server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
@@ -344,6 +362,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     }
   } catch (err) {
     await stopAgent?.();
+    await stopRegistry?.();
     await stopAddons?.();
     await stopControlPlane?.();
     await api?.stop();
@@ -366,6 +385,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       stopped = true;
       for (const t of timers) clearInterval(t);
       await stopAgent?.();
+      await stopRegistry?.();
       await stopAddons?.();
       await stopControlPlane?.();
       await api.stop();
@@ -468,6 +488,9 @@ export function registerServer(program: Command): void {
     .option("--resolv-conf <file>", "resolv.conf whose nameservers answer names outside the cluster", "/etc/resolv.conf")
     .option("--ingress-http-port <port>", "port the ingress controller serves HTTP on (0: any free port)", "80")
     .option("--ingress-https-port <port>", "port the ingress controller serves HTTPS on (0: any free port)", "443")
+    .option("--registry-port <port>", "port the cluster image registry serves on (HTTPS with the cluster CA; 0: any free port)", "5000")
+    .option("--registry-dir <dir>", "where the registry keeps its blobs and manifests (default <data-dir>/registry)")
+    .option("--registry-anonymous-pull <glob...>", "repositories anyone may pull without logging in (* within a path part, ** across)")
     .option("--encryption-provider-config <file>", "EncryptionConfiguration (apiserver.config.k8s.io/v1) for encryption at rest (default <data-dir>/tls/encryption-config.yaml, made at first start)")
     .option("--token-auth-file <file>", "bearer tokens as CSV lines token,user,uid[,\"group1,group2\"] (as kube-apiserver's flag)")
     .option("--disable-admission-plugins <names>", "comma-separated admission plugins to turn off (as kube-apiserver's flag), e.g. ServiceAccount")

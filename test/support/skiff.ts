@@ -25,6 +25,8 @@ export const TEST_SERVER_FLAGS = [
   "0",
   "--ingress-https-port",
   "0",
+  "--registry-port",
+  "0",
   "--resolv-conf",
   testResolvConf,
 ];
