@@ -11,7 +11,7 @@
  * both alike; the medians are reported.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +34,27 @@ export interface IngressBenchResult {
   readonly directRps: number;
   /** ingressRps / directRps (aim ≥ 0.7). */
   readonly ingressRatio: number;
+  /** Every round's requests/s, in order (the spread on a shared machine). */
+  readonly rounds: { readonly direct: number[]; readonly ingress: number[] };
+  /**
+   * CPU time (user + system, µs) per request of each party, medians of the
+   * rounds: the load client, the backend, and the ingress (the bench
+   * process's CPU in ingress rounds minus the client's of direct rounds:
+   * the controller thread lives in this process).
+   */
+  readonly cpuPerRequestUs: { readonly client: number; readonly backend: number; readonly ingress: number };
 }
+
+/** User + system CPU time of process `pid` so far, in µs (from /proc/PID/stat). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(f[11]) + Number(f[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS;
+}
+/** sysconf(_SC_CLK_TCK): 100 on every Linux platform node runs on. */
+const CLOCK_TICKS = 100;
 
 const BACKEND = `
 const http = require("node:http");
@@ -72,8 +92,17 @@ function once(agent: Agent, port: number, host: string): Promise<number> {
   });
 }
 
-/** Requests/s over `ms` with `concurrency` keep-alive connections. */
-async function load(port: number, host: string, concurrency: number, ms: number): Promise<number> {
+/** One load round: requests/s, and CPU µs per request of this process and of the backend. */
+interface Round {
+  readonly rps: number;
+  readonly selfCpuUs: number;
+  readonly backendCpuUs: number;
+}
+
+/** Requests/s over `ms` with `concurrency` keep-alive connections, with the CPU both processes spent meanwhile. */
+async function load(port: number, host: string, concurrency: number, ms: number, backendPid: number): Promise<Round> {
+  const cpu0 = process.cpuUsage();
+  const backend0 = processCpuUs(backendPid);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let n = 0;
   let failed = 0;
@@ -88,9 +117,11 @@ async function load(port: number, host: string, concurrency: number, ms: number)
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const took = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  const backendCpu = processCpuUs(backendPid) - backend0;
   agent.destroy();
   if (failed > 0) throw new Error(`${failed} requests failed during the load round on port ${port}`);
-  return (n * 1000) / took;
+  return { rps: (n * 1000) / took, selfCpuUs: (cpu.user + cpu.system) / n, backendCpuUs: backendCpu / n };
 }
 
 function median(xs: number[]): number {
@@ -138,17 +169,29 @@ export async function benchIngress(opts: { smoke: boolean }): Promise<IngressBen
       await new Promise((r) => setTimeout(r, 100));
     }
     // Warm both paths (JIT, connection pools) before measuring.
-    await load(backend.port, "bench.example", concurrency, opts.smoke ? 200 : 1000);
-    await load(ctl.httpPort, "bench.example", concurrency, opts.smoke ? 200 : 1000);
-    const direct: number[] = [];
-    const ingress: number[] = [];
+    const pid = backend.proc.pid!;
+    await load(backend.port, "bench.example", concurrency, opts.smoke ? 200 : 1000, pid);
+    await load(ctl.httpPort, "bench.example", concurrency, opts.smoke ? 200 : 1000, pid);
+    const direct: Round[] = [];
+    const ingress: Round[] = [];
     for (let i = 0; i < rounds; i++) {
-      direct.push(await load(backend.port, "bench.example", concurrency, roundMs));
-      ingress.push(await load(ctl.httpPort, "bench.example", concurrency, roundMs));
+      direct.push(await load(backend.port, "bench.example", concurrency, roundMs, pid));
+      ingress.push(await load(ctl.httpPort, "bench.example", concurrency, roundMs, pid));
     }
-    const directRps = Math.round(median(direct));
-    const ingressRps = Math.round(median(ingress));
-    return { ingressRps, directRps, ingressRatio: Math.round((ingressRps / directRps) * 100) / 100 };
+    const directRps = Math.round(median(direct.map((r) => r.rps)));
+    const ingressRps = Math.round(median(ingress.map((r) => r.rps)));
+    const client = median(direct.map((r) => r.selfCpuUs));
+    return {
+      ingressRps,
+      directRps,
+      ingressRatio: Math.round((ingressRps / directRps) * 100) / 100,
+      rounds: { direct: direct.map((r) => Math.round(r.rps)), ingress: ingress.map((r) => Math.round(r.rps)) },
+      cpuPerRequestUs: {
+        client: Math.round(client),
+        backend: Math.round(median([...direct, ...ingress].map((r) => r.backendCpuUs))),
+        ingress: Math.round(median(ingress.map((r) => r.selfCpuUs)) - client),
+      },
+    };
   } finally {
     await ctl?.stop();
     backend.proc.kill("SIGTERM");

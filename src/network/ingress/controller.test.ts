@@ -302,6 +302,50 @@ describe("ingress controller", { timeout: 180_000 }, () => {
     assert.match(String(answer.headers["x-backend"]), /^api[12]$/);
   });
 
+  it("answers keep-alive requests (the listeners' fast path) as the others: X-Forwarded-*, 404 and 503 bodies, header bytes", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const p = ctl.httpPort;
+      const first = await get(p, "shop.example", "/api/h", agent);
+      const h = (JSON.parse(first.body) as { headers: IncomingHttpHeaders }).headers;
+      assert.equal(h["x-forwarded-for"], "127.0.0.1");
+      assert.equal(h["x-real-ip"], "127.0.0.1");
+      assert.equal(h["x-forwarded-proto"], "http");
+      assert.equal(h["x-forwarded-host"], "shop.example");
+      assert.equal(h["x-forwarded-port"], String(p));
+      assert.equal(h.connection, undefined, "the client's Connection header is hop-by-hop: not passed on");
+      assert.match(String(first.headers["x-backend"]), /^api[12]$/);
+      assert.equal(first.headers.connection, "keep-alive");
+      const miss = await get(p, "y.x.wild.example", "/", agent);
+      assert.equal(miss.status, 404);
+      assert.equal(miss.body, 'no Ingress rule matches host "y.x.wild.example" and path "/", and no Ingress sets a defaultBackend\n');
+      assert.equal(miss.headers["content-type"], "text/plain; charset=utf-8");
+      assert.equal(miss.reused, true);
+      const empty = await get(p, "shop.example", "/empty", agent);
+      assert.equal(empty.status, 503);
+      assert.equal(empty.body, `no ready endpoints for service ${ns}/empty:80\n`);
+      const head = await get(p, "shop.example", "/api/h", agent, "HEAD");
+      assert.equal(head.status, 200);
+      assert.equal(head.body, "");
+      assert.equal((await get(p, "shop.example", "/api/after-head", agent)).status, 200, "the connection is usable after a HEAD");
+    } finally {
+      agent.destroy();
+    }
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const s = netConnect({ host: "127.0.0.1", port: ctl.httpPort }, () => {
+        s.write(Buffer.concat([Buffer.from("GET /api/bytes HTTP/1.1\r\nHost: shop.example\r\nX-Latin: caf"), Buffer.from([0xe9]), Buffer.from("\r\n\r\n")]));
+      });
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => {
+        chunks.push(c);
+        if (Buffer.concat(chunks).includes("caf")) s.end();
+      });
+      s.on("end", () => resolve(Buffer.concat(chunks)));
+      s.on("error", reject);
+    });
+    assert.match(raw.toString("utf8"), /"x-latin":"caf\u00e9"/);
+  });
+
   it("passes header bytes through unchanged", async () => {
     const raw = await new Promise<Buffer>((resolve, reject) => {
       const s = netConnect({ host: "127.0.0.1", port: ctl.httpPort }, () => {
@@ -393,6 +437,22 @@ describe("ingress controller", { timeout: 180_000 }, () => {
     });
     assert.match(body, /^HTTP\/1\.1 200 OK/);
     assert.match(body, /"x-forwarded-proto":"https"/);
+    // The same as a keep-alive request (the fast path over TLS).
+    const kept = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ host: "127.0.0.1", port: ctl.httpsPort, servername: "a.example", ca: ca.certPem }, () => {
+        s.write("GET /api/y HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+      });
+      let out = "";
+      s.on("data", (d) => {
+        out += d;
+        if (out.includes('"x-forwarded-proto"')) s.end();
+      });
+      s.on("end", () => resolve(out));
+      s.on("error", reject);
+    });
+    assert.match(kept, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(kept, /\r\nConnection: keep-alive\r\n/);
+    assert.match(kept, /"x-forwarded-proto":"https"/);
   });
 
   it("tries the next endpoint when one refuses the connection, and answers 502 when none connects", async () => {

@@ -11,10 +11,9 @@
  * even for hosts with TLS (Traefik's default; ingress-nginx would
  * redirect).
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import { isIP, type Socket } from "node:net";
-import type { SecureContext } from "node:tls";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContext } from "node:tls";
 import type { Secret, Service } from "kubernetes-types/core/v1.js";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.js";
 import type { Ingress, IngressClass, IngressLoadBalancerIngress } from "kubernetes-types/networking/v1.js";
@@ -31,6 +30,7 @@ import { StatusError } from "../../machinery/status-error.js";
 import type { KeyPairPem } from "../../pki/certs.js";
 import { Backends, SERVICE_NAME_LABEL } from "./backends.js";
 import { INGRESS_CLASS_NAME, INGRESS_CONTROLLER_NAME, isOurs, skiffIngressClass } from "./ingress-class.js";
+import { FastFront, KEEP_ALIVE_TIMEOUT_MS } from "./fast-path.js";
 import { IngressProxy, type ProxyRouter, type RouteTarget } from "./proxy.js";
 import { hostOf, RouteTable } from "./routes.js";
 import { defaultIngressCertificate, TlsStore } from "./tls-store.js";
@@ -192,20 +192,29 @@ export async function startIngressController(opts: IngressControllerOptions): Pr
   rebuild();
 
   const proxy = new IngressProxy(router, log);
-  const httpServer = createHttpServer({ keepAlive: true });
-  const httpsServer = createHttpsServer({
-    cert: defaultCert.certPem,
-    key: defaultCert.keyPem,
-    SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, tls.lookup(servername)),
-  });
+  // The listeners take connections on the fast path (fast-path.ts); what it does not serve, node:http does.
+  const httpFallback = createHttpServer({ keepAlive: true });
+  const httpsFallback = createHttpServer({ keepAlive: true });
+  const httpFront = new FastFront(httpFallback, (req, res) => proxy.handle(req, res, "http"));
+  const httpsFront = new FastFront(httpsFallback, (req, res) => proxy.handle(req, res, "https"));
+  const httpServer = createNetServer((socket) => httpFront.accept(socket));
+  const httpsServer = createTlsServer(
+    {
+      cert: defaultCert.certPem,
+      key: defaultCert.keyPem,
+      ALPNProtocols: ["http/1.1"],
+      SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, tls.lookup(servername)),
+    },
+    (socket) => httpsFront.accept(socket),
+  );
   const connections = new Set<Socket>();
   for (const [server, scheme] of [
-    [httpServer, "http"],
-    [httpsServer, "https"],
+    [httpFallback, "http"],
+    [httpsFallback, "https"],
   ] as const) {
     // Client keep-alive as nginx's default keepalive_timeout (75 s).
-    server.keepAliveTimeout = 75_000;
-    server.headersTimeout = 76_000;
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
     server.requestTimeout = 0;
     server.on("request", (req: IncomingMessage, res: ServerResponse) => proxy.handle(req, res, scheme));
     server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -218,7 +227,7 @@ export async function startIngressController(opts: IngressControllerOptions): Pr
       else socket.destroy();
     });
   }
-  const listen = (server: Server, at: ListenAddress) =>
+  const listen = (server: NetServer, at: ListenAddress) =>
     new Promise<number>((resolve, reject) => {
       server.once("error", reject);
       server.listen(at.port, at.host, () => {
@@ -250,12 +259,10 @@ export async function startIngressController(opts: IngressControllerOptions): Pr
       statusQueue.shutDown();
       const closed = Promise.all([httpServer, httpsServer].map((s) => new Promise<void>((r) => s.close(() => r()))));
       // Idle keep-alive connections would hold close() open; busy ones get a grace period to finish their request.
-      httpServer.closeIdleConnections();
-      httpsServer.closeIdleConnections();
+      for (const s of [httpFallback, httpsFallback, httpFront, httpsFront]) s.closeIdleConnections();
       for (const s of connections) s.destroy();
       const grace = setTimeout(() => {
-        httpServer.closeAllConnections();
-        httpsServer.closeAllConnections();
+        for (const s of [httpFallback, httpsFallback, httpFront, httpsFront]) s.closeAllConnections();
       }, STOP_GRACE_MS);
       await closed;
       clearTimeout(grace);

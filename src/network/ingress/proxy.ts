@@ -3,7 +3,10 @@
  * to a backend endpoint out, bodies streamed both ways (nothing buffered,
  * backpressure both ways).
  *
- * The client side is node:http's server. The endpoint side writes the
+ * The client side is the listeners' fast path (fast-path.ts: bodyless
+ * keep-alive requests, parsed from the raw bytes) or node:http's server
+ * (everything else); both hand over the same request/response shape. The
+ * endpoint side writes the
  * request head itself on a pooled keep-alive socket and reads the answer
  * with {@link ResponseParser}: node:http's client (ClientRequest,
  * IncomingMessage, Agent per request) costs about as much again as the
