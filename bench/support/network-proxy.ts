@@ -17,7 +17,7 @@ import { silentLogger } from "../../src/machinery/log.js";
 import { runCommand } from "../../src/network/cni/exec.js";
 import { FakeSource, makeEndpoint, makeService, makeSlice } from "../../src/network/proxy/fake-source.js";
 import { netnsIptables } from "../../src/network/proxy/iptables-runner.js";
-import { netnsNft } from "../../src/network/proxy/nft-runner.js";
+import { netnsNft } from "../../src/network/nft-runner.js";
 import { type ProxyMode, ServiceProxy, type SyncReport } from "../../src/network/proxy/service-proxy.js";
 
 /** What {@link benchProxy} measured. */

@@ -19,20 +19,13 @@ import { SharedInformer, stripManagedFields } from "../../client/informer.js";
 import type { ListerWatcher } from "../../client/resource-client.js";
 import type { Timers } from "../../client/timers.js";
 import type { Logger } from "../../machinery/log.js";
-import { describeFailure, runCommand } from "../cni/exec.js";
+import { type NftRunner, systemNft } from "../nft-runner.js";
 import { compilePolicies, type PolicyRuleset } from "./compile.js";
 import { deleteTableScript, diffScript, fullScript, policyTableName } from "./nft-script.js";
 
 const BRIDGE_NF_CALL_IPTABLES = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
-/** Runs one nft script (`nft -f -`); resolves with an error message, or undefined on success. */
-export type NftRunner = (script: string) => Promise<string | undefined>;
-
-/** `nft -f -` on this machine. */
-export const systemNft: NftRunner = async (script) => {
-  const o = await runCommand("nft", ["-f", "-"], { input: script });
-  return o.code === 0 ? undefined : describeFailure("nft", ["-f", "-"], o);
-};
+export type { NftRunner } from "../nft-runner.js";
 
 /** Options of {@link NetworkPolicyEnforcer}. */
 export interface NetworkPolicyEnforcerOptions {

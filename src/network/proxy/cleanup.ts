@@ -11,7 +11,7 @@ import { iptablesChainPrefix } from "./iptables-names.js";
 import { type IptablesRunner, systemIptables } from "./iptables-runner.js";
 import { cleanupRestore } from "./iptables-script.js";
 import { proxyTableName } from "./names.js";
-import { type NftRunner, systemNft } from "./nft-runner.js";
+import { type NftRunner, systemNft } from "../nft-runner.js";
 
 /** Which tools cleanup uses; both default to this machine's. */
 export interface CleanupRunners {

@@ -9,7 +9,7 @@
  */
 import type { BackendSyncResult, ProxyBackend } from "./backend.js";
 import type { ServicePortModel } from "./model.js";
-import type { NftRunner } from "./nft-runner.js";
+import type { NftRunner } from "../nft-runner.js";
 import { deleteChainsScript, type DiffScript, diffScript, fullScript, type RulesChange, type TableConfig } from "./nft-script.js";
 import { emptyRules, type RuleContext, rulesFromModels, type ServiceRules } from "./rules.js";
 

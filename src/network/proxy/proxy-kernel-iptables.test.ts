@@ -23,7 +23,7 @@ import { cleanupServiceProxy } from "./cleanup.js";
 import { FakeSource, makeEndpoint, makeService, makeSlice } from "./fake-source.js";
 import { iptablesChainPrefix } from "./iptables-names.js";
 import { netnsIptables } from "./iptables-runner.js";
-import { netnsNft } from "./nft-runner.js";
+import { netnsNft } from "../nft-runner.js";
 import { ServiceProxy, type SyncReport } from "./service-proxy.js";
 
 const isRoot = process.getuid?.() === 0;

@@ -17,7 +17,7 @@ import { silentLogger } from "../../machinery/log.js";
 import { runCommand } from "../cni/exec.js";
 import { cleanupServiceProxy } from "./cleanup.js";
 import { FakeSource, makeEndpoint, makeService, makeSlice } from "./fake-source.js";
-import { netnsNft } from "./nft-runner.js";
+import { netnsNft } from "../nft-runner.js";
 import { ServiceProxy, type SyncReport } from "./service-proxy.js";
 
 const isRoot = process.getuid?.() === 0;

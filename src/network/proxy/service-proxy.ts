@@ -33,7 +33,7 @@ import { IptablesBackend } from "./iptables-backend.js";
 import { iptablesChainPrefix } from "./iptables-names.js";
 import { type IptablesRunner, systemIptables } from "./iptables-runner.js";
 import { NftBackend } from "./nft-backend.js";
-import { type NftRunner, systemNft } from "./nft-runner.js";
+import { type NftRunner, systemNft } from "../nft-runner.js";
 import type { NodePortMatch } from "./nft-script.js";
 
 /** The label tying an EndpointSlice to its Service. */

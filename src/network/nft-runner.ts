@@ -1,9 +1,9 @@
 /**
- * How the proxy talks to nftables: one script, one `nft -f -`, one
+ * How skiff talks to nftables (the service proxy, the policy enforcer): one script, one `nft -f -`, one
  * transaction. Injectable so tests run it inside a test network namespace
  * (`ip netns exec NS nft -f -`).
  */
-import { describeFailure, runCommand } from "../cni/exec.js";
+import { describeFailure, runCommand } from "./cni/exec.js";
 
 /** Applies an nft script atomically; resolves with an error message, or undefined on success. */
 export type NftRunner = (script: string) => Promise<string | undefined>;
