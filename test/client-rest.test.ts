@@ -178,7 +178,10 @@ describe("subresources", () => {
     });
     const scale = await deploys.getSubresource<Scale>("web", "scale");
     assert.equal(scale.spec?.replicas, 1);
-    await deploys.subresource<Scale>("web", "scale", { ...scale, spec: { replicas: 3 } }, { method: "PUT" });
+    // No resourceVersion: an unconditional scale, as `kubectl scale` sends; the deployment controller
+    // writes the Deployment's status meanwhile, and a conditional PUT would rightly get 409.
+    const { resourceVersion: _rv, ...meta } = scale.metadata ?? {};
+    await deploys.subresource<Scale>("web", "scale", { ...scale, metadata: meta, spec: { replicas: 3 } }, { method: "PUT" });
     assert.equal((await deploys.get("web")).spec?.replicas, 3);
   });
 });
