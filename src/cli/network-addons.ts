@@ -78,8 +78,24 @@ function clusterClients(clusterCidr: string, nodes: SharedInformer<Node>): (addr
   };
 }
 
-/** Starts the enabled add-ons; the returned function stops them. */
-export async function startNetworkAddons(o: NetworkAddonsOptions): Promise<() => Promise<void>> {
+/**
+ * Starts the enabled add-ons in the background: the server does not wait
+ * for them (the DNS waits for its informers to sync, the ingress controller
+ * for its caches, and an API that cannot list something yet, such as a
+ * Secret it cannot decrypt, must not hold up the server). The returned
+ * function waits for the start to settle, then stops them.
+ */
+export function startNetworkAddons(o: NetworkAddonsOptions): () => Promise<void> {
+  let stopping = false;
+  const started = startAddons(o, () => stopping);
+  return async () => {
+    stopping = true;
+    const stop = await started;
+    await stop();
+  };
+}
+
+async function startAddons(o: NetworkAddonsOptions, stopping: () => boolean): Promise<() => Promise<void>> {
   const client = configFromFiles({ server: o.server, caFile: o.caFile, certFile: o.certFile, keyFile: o.keyFile, userAgent: "skiff-network-addons" });
   let dns: ClusterDns | undefined;
   let ingress: IngressControllerThread | undefined;
@@ -123,7 +139,7 @@ export async function startNetworkAddons(o: NetworkAddonsOptions): Promise<() =>
       });
     }
   }
-  if (!o.disabled.includes("ingress")) {
+  if (!o.disabled.includes("ingress") && !stopping()) {
     try {
       ingress = await startIngressControllerThread({
         client,

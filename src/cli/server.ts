@@ -298,7 +298,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       logger: log,
     });
     const nodeIP = flags.nodeIp ?? defaultNodeIP();
-    stopAddons = await startNetworkAddons({
+    stopAddons = startNetworkAddons({
       server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
       caFile: pki.serverCa.certFile,
       certFile: pki.clients.skiffController.certFile,
