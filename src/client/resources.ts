@@ -16,6 +16,8 @@ export const NODES = d("", "v1", "nodes", "Node", false);
 export const NAMESPACES = d("", "v1", "namespaces", "Namespace", false);
 /** core/v1 `services` (Service, namespaced). */
 export const SERVICES = d("", "v1", "services", "Service", true);
+/** core/v1 `resourcequotas` (ResourceQuota, namespaced). */
+export const RESOURCE_QUOTAS = d("", "v1", "resourcequotas", "ResourceQuota", true);
 /** core/v1 `endpoints` (Endpoints, namespaced). */
 export const ENDPOINTS = d("", "v1", "endpoints", "Endpoints", true);
 /** core/v1 `configmaps` (ConfigMap, namespaced). */

@@ -27,14 +27,13 @@ import {
   PERSISTENT_VOLUMES,
   PODS,
   SERVICES,
+  RESOURCE_QUOTAS,
   STORAGE_CLASSES,
 } from "../client/resources.js";
 import type { RestClient } from "../client/rest-client.js";
 import { isCrashing } from "./crash-loop.js";
 import { diagnose, isHealthy } from "./diagnose.js";
 import { type ClusterView, type LogTail, logKey, type Report, type StoreFacts } from "./types.js";
-
-const RESOURCE_QUOTAS: ResourceDescriptor = Object.freeze({ group: "", version: "v1", resource: "resourcequotas", kind: "ResourceQuota", namespaced: true });
 
 /** Log lines fetched per crashing container. */
 const TAIL_LINES = 20;

@@ -1,39 +1,12 @@
 /**
- * Resource quantities as plain numbers, enough to compare and print sizes
- * ("1Gi" < "5Gi", "500m" cpu). Not exact for huge values, which doctor
- * never needs to be.
+ * Quantities and durations as doctor prints them ("1.5 GiB", "3d4h"); the
+ * parsing is machinery/quantity.ts's.
  */
-const SUFFIX: Record<string, number> = {
-  "": 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+import { quantityNumber } from "../machinery/quantity.js";
 
 /** The value of a quantity such as `1Gi`, `250m` or `1e3`; undefined when it is not one. */
 export function quantityValue(q: string | number | undefined | null): number | undefined {
-  if (q === undefined || q === null) return undefined;
-  if (typeof q === "number") return q;
-  const m = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|)$/.exec(q.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (Number.isNaN(n)) return undefined;
-  const suffix = m[2] ?? "";
-  if (/^[eE]/.test(suffix)) return n * 10 ** Number(suffix.slice(1));
-  const mult = SUFFIX[suffix];
-  return mult === undefined ? undefined : n * mult;
+  return q === undefined || q === null ? undefined : quantityNumber(q);
 }
 
 /** Bytes in the largest binary unit that keeps a whole part (`1.5 GiB`). */

@@ -19,7 +19,7 @@ import { BUILTIN_RESOURCES } from "../../api/resources.js";
 import { discoverPreferredResources } from "../../client/discovery.js";
 import type { SharedInformer } from "../../client/informer.js";
 import { type KubeObject, type ResourceDescriptor, ResourceClient } from "../../client/resource-client.js";
-import { CONFIGMAPS, PERSISTENT_VOLUME_CLAIMS, PODS, REPLICATION_CONTROLLERS, SECRETS, SERVICES } from "../../client/resources.js";
+import { CONFIGMAPS, PERSISTENT_VOLUME_CLAIMS, PODS, REPLICATION_CONTROLLERS, RESOURCE_QUOTAS, SECRETS, SERVICES } from "../../client/resources.js";
 import type { RestClient } from "../../client/rest-client.js";
 import { sleepOn, systemTimers, type Timers } from "../../client/timers.js";
 import { WorkQueue } from "../../client/work-queue.js";
@@ -43,8 +43,6 @@ import { processNextWorkItem, runController } from "../common/workers.js";
 
 /** Upstream's --resource-quota-sync-period default. */
 export const DEFAULT_RESOURCE_QUOTA_SYNC_PERIOD_MS = 5 * 60_000;
-
-export const RESOURCE_QUOTAS: ResourceDescriptor = Object.freeze({ group: "", version: "v1", resource: "resourcequotas", kind: "ResourceQuota", namespaced: true });
 
 type Obj = Record<string, unknown>;
 

@@ -4,18 +4,13 @@
  * capacity's style (binary suffix, decimal suffix, or millis).
  */
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+import { quantityNumber } from "../../machinery/quantity.js";
 
 /** The value of a quantity in base units (cores, bytes, count); throws on a malformed one (configuration errors). */
 export function quantityValue(q: string): number {
-  const m = /^([+-]?\d+(?:\.\d+)?|[+-]?\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|[numkMGTPE])?$/.exec(q.trim());
-  if (!m) throw new Error(`invalid quantity ${JSON.stringify(q)}`);
-  const n = Number(m[1]);
-  const suffix = m[2] ?? "";
-  if (suffix in BINARY) return n * BINARY[suffix]!;
-  if (/^[eE]/.test(suffix)) return n * 10 ** Number(suffix.slice(1));
-  return n * DECIMAL[suffix]!;
+  const v = quantityNumber(q);
+  if (v === undefined) throw new Error(`invalid quantity ${JSON.stringify(q)}`);
+  return v;
 }
 
 /** `a − b`, printed in `a`'s style; never below zero. */
