@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +14,7 @@ import type { Pod } from "kubernetes-types/core/v1.js";
 import type { Report } from "../src/doctor/types.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
 import { eventually } from "./support/eventually.js";
-import { startSimAgent } from "./support/sim-agent.js";
+import { startSimAgent, writeFastKubeletConfig } from "./support/sim-agent.js";
 import { skiff, stopProcess } from "./support/skiff.js";
 
 describe("skiff doctor", () => {
@@ -30,22 +30,7 @@ describe("skiff doctor", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-doctor-"));
-    const kubeletConfig = join(dir, "kubelet.yaml");
-    writeFileSync(
-      kubeletConfig,
-      [
-        "apiVersion: kubelet.config.k8s.io/v1beta1",
-        "kind: KubeletConfiguration",
-        "nodeStatusUpdateFrequency: 1s",
-        "crashLoopBackOff:",
-        "  initialContainerRestartPeriod: 500ms",
-        "  maxContainerRestartPeriod: 4s",
-        "imagePullBackOff:",
-        "  initialPeriod: 500ms",
-        "  maxPeriod: 4s",
-        "",
-      ].join("\n"),
-    );
+    const kubeletConfig = writeFastKubeletConfig(dir);
     server = await startTestServer([]);
     agent = (await startSimAgent(server, { nodes: 2, nodeName: `${ns}-n`, dataDir: join(dir, "agent"), kubeletConfig })).process;
     ok(server.kubectl(["create", "namespace", ns]), "create namespace");

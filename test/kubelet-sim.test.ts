@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { ok, startTestServer, type TestServer } from "./support/cluster.js";
-import { startSimAgent } from "./support/sim-agent.js";
+import { startSimAgent, writeFastKubeletConfig } from "./support/sim-agent.js";
 import { stopProcess } from "./support/skiff.js";
 import { eventually } from "./support/eventually.js";
 
@@ -35,22 +35,7 @@ describe("skiff agent --runtime sim", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-kubelet-sim-"));
-    const kubeletConfig = join(dir, "kubelet.yaml");
-    writeFileSync(
-      kubeletConfig,
-      [
-        "apiVersion: kubelet.config.k8s.io/v1beta1",
-        "kind: KubeletConfiguration",
-        "nodeStatusUpdateFrequency: 1s",
-        "crashLoopBackOff:",
-        "  initialContainerRestartPeriod: 500ms",
-        "  maxContainerRestartPeriod: 4s",
-        "imagePullBackOff:",
-        "  initialPeriod: 500ms",
-        "  maxPeriod: 4s",
-        "",
-      ].join("\n"),
-    );
+    const kubeletConfig = writeFastKubeletConfig(dir);
     server = await startTestServer([]);
     const sim = await startSimAgent(server, { nodes: 3, nodeName: "sim", dataDir: join(dir, "agent"), kubeletConfig });
     agent = sim.process;

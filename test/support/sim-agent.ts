@@ -4,7 +4,7 @@
  * `system:node:NAME` certificate, as the Node authorizer wants).
  */
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestServer } from "./cluster.js";
 import { skiffBackground, waitForLog } from "./skiff.js";
@@ -51,4 +51,29 @@ export async function startSimAgent(server: Pick<TestServer, "port" | "dataDir">
   });
   await waitForLog(agent, /msg="nodes registered"/);
   return { process: agent, log: () => log };
+}
+
+/**
+ * Writes a KubeletConfiguration with test timings into `dir` and returns its
+ * path: status every second, and crash-loop and image-pull back-offs that
+ * start at 500 ms and stop growing at 4 s, so failure states show in seconds.
+ */
+export function writeFastKubeletConfig(dir: string): string {
+  const file = join(dir, "kubelet.yaml");
+  writeFileSync(
+    file,
+    [
+      "apiVersion: kubelet.config.k8s.io/v1beta1",
+      "kind: KubeletConfiguration",
+      "nodeStatusUpdateFrequency: 1s",
+      "crashLoopBackOff:",
+      "  initialContainerRestartPeriod: 500ms",
+      "  maxContainerRestartPeriod: 4s",
+      "imagePullBackOff:",
+      "  initialPeriod: 500ms",
+      "  maxPeriod: 4s",
+      "",
+    ].join("\n"),
+  );
+  return file;
 }
