@@ -93,8 +93,12 @@ export class SnapshotManager {
     for (const name of names) {
       if (name.endsWith(".part")) continue;
       const path = join(this.opts.dir, name);
-      const st = await stat(path);
-      if (!st.isFile()) continue;
+      // The running server prunes old snapshots: one listed a moment ago may be gone now.
+      const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return undefined;
+        throw err;
+      });
+      if (!st?.isFile()) continue;
       out.push({ name, path, sizeBytes: st.size, createdAt: st.mtime });
     }
     return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.name.localeCompare(b.name));
