@@ -16,14 +16,13 @@ import { nodeHostTools } from "../kubelet/host-tools.js";
 import { startRuncNode } from "../kubelet/runc-node.js";
 import { ensureHostTools } from "../machinery/debian-packages.js";
 import { indexedIP } from "../apiserver/services/ip.js";
-import { cleanupNodeNetwork } from "../network/cni/cleanup.js";
-import { cleanupNetworkPolicyTable } from "../network/policy/enforcer.js";
-import { cleanupServiceProxy } from "../network/proxy/cleanup.js";
 import { proxyModeOption } from "../network/proxy/proxy-mode.js";
 import type { ProxyMode } from "../network/proxy/service-proxy.js";
 import { DEFAULT_KUBELET_CONFIG, type KubeletConfig, loadKubeletConfig } from "../kubelet/config.js";
 import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
+import { cleanupNodeNetworking } from "./node-cleanup.js";
+import { claimAgentDataDir, runningAgentPid } from "./server-lock.js";
 
 /** Flags of `skiff agent`. */
 export interface AgentFlags {
@@ -184,19 +183,14 @@ export function registerAgent(program: Command): void {
       const config = { ...fileConfig, clusterDNS: flags.clusterDns ? [flags.clusterDns] : fileSetsDns ? fileConfig.clusterDNS : [indexedIP(flags.serviceCidr, 10)] };
       if (flags.cleanup) {
         requireRootForNode("there is nothing to clean up");
-        const r = await cleanupNodeNetwork({
-          stateDir: join(flags.dataDir, "agent", "cni"),
-          binDirs: config.network.cniBinDirs,
-          bridgeName: config.network.bridgeName,
-          netnsPrefix: config.network.netnsPrefix,
-          clusterCidr: flags.clusterCidr,
-          serviceCidr: flags.serviceCidr,
-          logger: log,
-        });
-        // The service proxy's and the policy enforcer's tables are this node's too.
-        const tableErrors = [await cleanupServiceProxy(config.network.bridgeName), await cleanupNetworkPolicyTable(config.network.bridgeName)].filter((e) => e !== undefined);
-        if (!r.ok) throw new Error(`cleanup left something behind: ${[r.error.message, ...tableErrors].join("; ")}`);
-        if (tableErrors.length > 0) throw new Error(`cleanup left something behind: ${tableErrors.join("; ")}`);
+        const running = runningAgentPid(flags.dataDir);
+        if (running) throw new Error(`skiff agent (pid ${running}) is still running on --data-dir ${flags.dataDir}; stop it before cleaning up its node`);
+        const errors = await cleanupNodeNetworking(
+          flags.dataDir,
+          { cniBinDirs: config.network.cniBinDirs, bridgeName: config.network.bridgeName, netnsPrefix: config.network.netnsPrefix, cgroupRoot: config.cgroupRoot, clusterCidr: flags.clusterCidr, serviceCidr: flags.serviceCidr },
+          log,
+        );
+        if (errors.length > 0) throw new Error(`cleanup left something behind: ${errors.join("; ")}`);
         log.info("node network cleaned up", { bridge: config.network.bridgeName, netnsPrefix: config.network.netnsPrefix });
         return;
       }
@@ -210,6 +204,8 @@ export function registerAgent(program: Command): void {
       } catch (err) {
         throw new Error(`cannot use --data-dir ${flags.dataDir}: ${(err as Error).message}`);
       }
+      // Simulated nodes put nothing on the host; a real one claims its data dir (cleanup and uninstall check it).
+      const releaseDataDir = flags.runtime === "runc" ? claimAgentDataDir(flags.dataDir) : () => undefined;
       const nodeName = flags.nodeName ?? hostname().toLowerCase();
       const simNames = simulateNodes !== undefined ? Array.from({ length: simulateNodes }, (_, i) => `${nodeName}-${i}`) : undefined;
       const nodeClients = simNames ? await simulatedNodeCredentials(flags, simNames, log) : undefined;
@@ -245,6 +241,7 @@ export function registerAgent(program: Command): void {
       const shutdown = async (sig: string) => {
         log.info("shutting down", { signal: sig });
         await agent.stop();
+        releaseDataDir();
         process.exit(0);
       };
       process.once("SIGINT", () => void shutdown("SIGINT"));

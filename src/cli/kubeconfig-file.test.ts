@@ -26,6 +26,7 @@ import {
   mergeKubeconfigChain,
   readKubeconfig,
   retargetKubeconfig,
+  unmergeKubeconfigChain,
   writeKubeconfig,
 } from "./kubeconfig-file.js";
 
@@ -284,5 +285,39 @@ describe("kubeconfig chain (KUBECONFIG, --kubeconfig)", () => {
     writeFileSync(b, "{{{ not yaml");
     assert.throws(() => mergeKubeconfigChain([a, b], doc, { setCurrentContext: true }), /refusing to modify .*\/b/);
     assert.equal(readFileSync(a, "utf8"), "apiVersion: v1\nkind: Config\n");
+  });
+  test("unmerging takes back exactly what was merged: other entries, comments and fields stay", { skip: !hasKubectl && "kubectl not installed" }, () => {
+    const file = join(tempDir(), "config");
+    writeFileSync(file, EXISTING, { mode: 0o640 });
+    mergeKubeconfig(file, doc, { setCurrentContext: true });
+    assert.deepEqual(unmergeKubeconfigChain([file], doc).sort(), ["clusters/skiff", "contexts/skiff", "users/skiff"]);
+    const text = readFileSync(file, "utf8");
+    assert.match(text, /^# my clusters, do not lose this comment\n/);
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+    const after = parse(text) as Record<string, unknown>;
+    const before = parse(EXISTING) as Record<string, Record<string, unknown>[]>;
+    for (const s of ["clusters", "users", "contexts"]) {
+      assert.deepEqual(after[s], before[s]!.filter((e) => e.name === "prod"), `only ${s}/prod is left`);
+    }
+    assert.deepEqual(after["x-custom-field"], before["x-custom-field"]);
+    assert.equal(after["current-context"], "", "the removed context is no longer current");
+    assert.deepEqual(contexts(file), [["", "prod", "prod", "prod"]]);
+    // A second run finds nothing of ours.
+    assert.deepEqual(unmergeKubeconfigChain([file], doc), []);
+  });
+
+  test("unmerging leaves a same-named entry that now points elsewhere, and a current-context that is not ours", () => {
+    const dir = tempDir();
+    const [a, b] = [join(dir, "a"), join(dir, "b")];
+    writeFileSync(a, EXISTING);
+    writeFileSync(b, "apiVersion: v1\nkind: Config\n");
+    mergeKubeconfigChain([a, b], doc, { setCurrentContext: false });
+    const other = retargetKubeconfig(doc, { server: "https://10.0.0.9:6443" });
+    const removed = unmergeKubeconfigChain([a, b, join(dir, "missing")], other);
+    // The contexts and users are equal (same names, same credentials), the cluster is not: it stays.
+    assert.deepEqual(removed.sort(), ["contexts/skiff", "users/skiff"]);
+    const k = readKubeconfig(a);
+    assert.deepEqual(k.clusters.map((c) => c.name), ["prod", "skiff"]);
+    assert.equal(k["current-context"], "prod");
   });
 });

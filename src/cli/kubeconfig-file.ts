@@ -356,3 +356,49 @@ export function mergeKubeconfigChain(chain: readonly string[], doc: Kubeconfig, 
   }
   return { path: contextFile, contextName, added };
 }
+
+function sameContent(node: unknown, wanted: unknown): boolean {
+  const plain = isMap(node) ? (node.toJSON() as unknown) : node;
+  return JSON.stringify(plain) === JSON.stringify(wanted);
+}
+
+/**
+ * Takes `doc`'s clusters, users and contexts back out of each file of a
+ * kubectl loading chain (what `skiff uninstall` does to the context the
+ * server merged). Only entries whose name and content still match `doc`
+ * are removed: a same-named entry that now points elsewhere belongs to
+ * someone else and stays. `current-context` is cleared when it named a
+ * removed context. Files are edited in place under kubectl's lock, as a
+ * merge does. Resolves with the `section/name`s removed.
+ */
+export function unmergeKubeconfigChain(chain: readonly string[], doc: Kubeconfig): string[] {
+  const removed: string[] = [];
+  for (const path of chain) {
+    if (!existsSync(path)) continue;
+    const target = realpathSync(path);
+    withLock(target, () => {
+      const text = readFileSync(target, "utf8");
+      const file = loadDocument(path, text);
+      const removedHere = new Set<string>();
+      for (const s of SECTIONS) {
+        const seq: unknown = file.get(s, true);
+        if (!isSeq(seq)) continue;
+        const key = s.slice(0, -1) as "cluster" | "user" | "context";
+        const wanted = new Map<string, unknown>((doc[s] as { name: string }[]).map((e) => [e.name, (e as unknown as Record<string, unknown>)[key]]));
+        seq.items = seq.items.filter((item) => {
+          if (!isMap(item)) return true;
+          const name = item.get("name");
+          if (typeof name !== "string" || !wanted.has(name) || !sameContent(item.get(key, true), wanted.get(name))) return true;
+          removed.push(`${s}/${name}`);
+          if (s === "contexts") removedHere.add(name);
+          return false;
+        });
+      }
+      const current = file.get("current-context");
+      if (typeof current === "string" && removedHere.has(current)) file.set("current-context", "");
+      const out = file.toString(YAML_OUT);
+      if (out !== text) writeFileAtomic(target, out, { mode: statSync(target).mode & 0o777 });
+    });
+  }
+  return removed;
+}

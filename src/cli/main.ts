@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   "secrets-encrypt": async () => (await import("./secrets-encrypt.js")).registerSecretsEncrypt,
   doctor: async () => (await import("./doctor.js")).registerDoctor,
   registry: async () => (await import("./registry.js")).registerRegistry,
+  uninstall: async () => (await import("./uninstall.js")).registerUninstall,
 };
 
 function version(): string {

@@ -57,6 +57,7 @@ import { WebhookAuthorizer, WebhookTokenAuthenticator } from "./server/webhook.j
 import { SystemMounter } from "./volumes/mounter.js";
 import { ApiPodObjects } from "./volumes/objects.js";
 import { VolumeManager } from "./volumes/volume-manager.js";
+import { writeNodeHostRecord } from "./node-host-record.js";
 import { streamingHandlers } from "./server/streaming/handlers.js";
 
 /** What a real node needs. */
@@ -118,6 +119,16 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
       clusterCidr: o.clusterCidr,
       serviceCidr: o.serviceCidr,
       logger: log,
+    });
+    // Before anything lands on the host: `skiff uninstall` reads this to find it all again.
+    writeNodeHostRecord(o.dataDir, {
+      nodeName: o.nodeName,
+      bridgeName: cfg.network.bridgeName,
+      netnsPrefix: cfg.network.netnsPrefix,
+      cgroupRoot: cfg.cgroupRoot,
+      cniBinDirs: cfg.network.cniBinDirs,
+      clusterCidr: o.clusterCidr,
+      serviceCidr: o.serviceCidr,
     });
     const started = await network.start();
     if (!started.ok) log.warn("pod network not ready yet", { err: formatRuntimeError(started.error) });
