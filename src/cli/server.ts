@@ -33,6 +33,8 @@ import { ensureServerToken } from "../pki/join-token.js";
 import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
+import type { EmbeddedEtcd } from "../etcd/embedded-etcd.js";
+import { startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
 import { startNetworkAddons } from "./network-addons.js";
 import { startServerRegistry } from "./registry.js";
 import { startServerAgent } from "./server-agent.js";
@@ -46,6 +48,10 @@ import type { ProxyMode } from "../network/proxy/service-proxy.js";
 
 export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   dataDir: string;
+  clusterInit?: boolean;
+  etcdClientPort: string;
+  etcdPeerPort: string;
+  advertiseAddress?: string;
   datastoreEndpoint?: string;
   datastoreCafile?: string;
   datastoreCertfile?: string;
@@ -152,7 +158,8 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   const tls = flags.datastoreCafile || flags.datastoreCertfile || flags.datastoreKeyfile
     ? { caFile: flags.datastoreCafile, certFile: flags.datastoreCertfile, keyFile: flags.datastoreKeyfile }
     : undefined;
-  const datastore = parseDatastoreEndpoint(flags.datastoreEndpoint, dataDir, tls);
+  const embeddedEtcd = wantsEmbeddedEtcd(flags);
+  let datastore = parseDatastoreEndpoint(flags.datastoreEndpoint, dataDir, tls);
 
   // Secrets are encrypted at rest by default: the first start makes a key (k3s keeps it with the certificates).
   const encryptionConfigPath = flags.encryptionProviderConfig ?? defaultEncryptionConfigPath(dataDir);
@@ -163,10 +170,16 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   const release = claimDataDir(dataDir);
   const started = Date.now();
   let store: Store;
+  let etcd: EmbeddedEtcd | undefined;
   try {
+    if (embeddedEtcd) {
+      etcd = await startServerEtcd(flags, { nodeName: flags.nodeName ?? defaultNodeName(), advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.bindAddress), logger: log });
+      datastore = etcd.datastore;
+    }
     log.info("opening store", { datastore: describeDatastore(datastore), encryptionProviderConfig: encryptionConfigPath });
     store = new EncryptingStore(await openDatastore(datastore, { logger: log, signal }), transformers);
   } catch (err) {
+    await etcd?.stop();
     release();
     throw err;
   }
@@ -369,6 +382,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     snapshots.stop();
     compactor.stop();
     await store.close();
+    await etcd?.stop();
     release();
     throw err;
   }
@@ -392,6 +406,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       snapshots.stop();
       compactor.stop();
       await store.close();
+      await etcd?.stop();
       release();
       log.info("server stopped");
     },
@@ -457,6 +472,10 @@ export function registerServer(program: Command): void {
   addHpaOptions(cmd)
     .description("Run a skiff server: the cluster store and the Kubernetes API server")
     .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
+    .option("--cluster-init", "run an embedded etcd member (TLS from the cluster's etcd CA, data in <data-dir>/db/etcd) as the datastore; later starts keep using it")
+    .option("--etcd-client-port <port>", "the embedded etcd's client port (0: any free port, kept for later starts)", "2379")
+    .option("--etcd-peer-port <port>", "the embedded etcd's peer port (0: any free port, kept for later starts)", "2380")
+    .option("--advertise-address <ip>", "the address other servers reach this one (and its etcd member) on (default: --bind-address, or this host's first external IPv4)")
     .option("--datastore-endpoint <url>", "sqlite://PATH (default <data-dir>/db/state.db), etcd://HOST:PORT[,…] or https://HOST:PORT[,…]")
     .option("--datastore-cafile <file>", "CA bundle to verify an external etcd")
     .option("--datastore-certfile <file>", "client certificate for an external etcd")

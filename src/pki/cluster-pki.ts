@@ -160,13 +160,15 @@ function writePair(certFile: string, keyFile: string, pair: KeyPairPem): void {
   writeFileAtomic(certFile, pair.certPem, { mode: CERT_MODE });
 }
 
-interface Ctx {
+/** Where and when {@link ensureCa} and {@link ensureLeaf} work (the etcd PKI uses them too). */
+export interface PkiContext {
   readonly tlsDir: string;
   readonly log: Logger;
   readonly now: Date;
 }
 
-async function ensureCa(ctx: Ctx, base: string, commonNamePrefix: string): Promise<PkiFiles> {
+/** A CA in `tlsDir` (`<base>.crt`/`.key`): made once, never replaced. */
+export async function ensureCa(ctx: PkiContext, base: string, commonNamePrefix: string): Promise<PkiFiles> {
   const f = readPair(ctx.tlsDir, base);
   if (f.certPem !== undefined && f.keyPem !== undefined) {
     let matches: boolean;
@@ -201,7 +203,8 @@ async function ensureCa(ctx: Ctx, base: string, commonNamePrefix: string): Promi
   return { certFile: f.certFile, keyFile: f.keyFile, ...pair };
 }
 
-interface LeafSpec {
+/** One leaf certificate {@link ensureLeaf} keeps current. */
+export interface LeafSpec {
   readonly base: string;
   readonly ca: KeyPairPem;
   readonly commonName: string;
@@ -216,7 +219,7 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** Why an existing leaf must be re-issued, or undefined if it can stay. */
-function staleReason(ctx: Ctx, spec: LeafSpec, certPem: string, keyPem: string): string | undefined {
+function staleReason(ctx: PkiContext, spec: LeafSpec, certPem: string, keyPem: string): string | undefined {
   let cert: ReturnType<typeof parseCertificate>;
   try {
     cert = parseCertificate(certPem);
@@ -237,7 +240,8 @@ function staleReason(ctx: Ctx, spec: LeafSpec, certPem: string, keyPem: string):
   return undefined;
 }
 
-async function ensureLeaf(ctx: Ctx, spec: LeafSpec): Promise<PkiFiles> {
+/** A leaf in `tlsDir`, re-issued from its CA when missing, mismatched, expiring or missing a SAN. */
+export async function ensureLeaf(ctx: PkiContext, spec: LeafSpec): Promise<PkiFiles> {
   const f = readPair(ctx.tlsDir, spec.base);
   const reason =
     f.certPem === undefined || f.keyPem === undefined ? "missing" : staleReason(ctx, spec, f.certPem, f.keyPem);
@@ -264,6 +268,14 @@ async function ensureLeaf(ctx: Ctx, spec: LeafSpec): Promise<PkiFiles> {
   return { certFile: f.certFile, keyFile: f.keyFile, ...pair };
 }
 
+/** A context for `tlsDir` (created 0700), logging as the pki component, at the clock's time. */
+export function pkiContext(tlsDir: string, logger: Logger, clock: Clock = systemClock): PkiContext {
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  // mkdir leaves an existing directory's mode alone; keys must not be listable by others.
+  chmodSync(tlsDir, 0o700);
+  return { tlsDir, log: logger.with({ component: "pki" }), now: new Date(clock.now()) };
+}
+
 /**
  * Makes the cluster PKI in `tlsDir` on first start and reuses it on later
  * ones. The CAs are never replaced (a CA certificate whose key is gone is an
@@ -273,14 +285,7 @@ async function ensureLeaf(ctx: Ctx, spec: LeafSpec): Promise<PkiFiles> {
  */
 export async function ensureClusterPki(opts: EnsureClusterPkiOptions): Promise<ClusterPki> {
   const { tlsDir } = opts;
-  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  // mkdir leaves an existing directory's mode alone; keys must not be listable by others.
-  chmodSync(tlsDir, 0o700);
-  const ctx: Ctx = {
-    tlsDir,
-    log: opts.logger.with({ component: "pki" }),
-    now: new Date((opts.clock ?? systemClock).now()),
-  };
+  const ctx = pkiContext(tlsDir, opts.logger, opts.clock);
   const prefix = opts.clusterName ?? "skiff";
   const serverCa = await ensureCa(ctx, "server-ca", `${prefix}-server-ca`);
   const clientCa = await ensureCa(ctx, "client-ca", `${prefix}-client-ca`);

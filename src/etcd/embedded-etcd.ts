@@ -1,0 +1,281 @@
+/**
+ * The etcd member `skiff server --cluster-init` runs and supervises, as
+ * k3s' embedded etcd: Debian's `etcd` binary as a child process, data in
+ * `<data-dir>/db/etcd`, client and peer TLS from the etcd PKI (client
+ * certificates required on both), `--pre-vote=true` so a member whose link
+ * comes back cannot unseat a healthy leader, its log appended to
+ * `<data-dir>/db/etcd.log`.
+ *
+ * What a restart needs is recorded in `<data-dir>/db/etcd-member.json`
+ * (member name, ports, advertised address: the peer URL is part of the
+ * cluster's membership and must not change), so a server restarts its
+ * member with no flags. The child's PID is kept in `<data-dir>/db/etcd.pid`:
+ * a server killed with SIGKILL cannot stop its etcd, so the next start finds
+ * that orphan (only if its command line names this very data dir) and stops
+ * it before starting a fresh one. An etcd that exits on its own is started
+ * again with backoff (1 s doubling to 30 s), logged each time.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { sleep } from "../machinery/backoff.js";
+import type { Logger } from "../machinery/log.js";
+import type { EtcdPki } from "../pki/etcd-pki.js";
+import { freePort } from "../storage/backends/etcd/etcd-launch.js";
+import type { Datastore } from "../storage/datastore.js";
+
+/** What a member needs to start again exactly as before. */
+export interface EtcdMemberRecord {
+  /** `--name`: the node name plus a random suffix, as k3s names members. */
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  /** The address peers and other servers reach this member on. */
+  readonly advertiseAddress: string;
+}
+
+/** Options of {@link startEmbeddedEtcd}. */
+export interface EmbeddedEtcdOptions {
+  /** skiff's data dir: etcd's data goes to `<data-dir>/db/etcd`. */
+  readonly dataDir: string;
+  readonly nodeName: string;
+  /** Used at first start only (later starts keep the recorded one). */
+  readonly advertiseAddress: string;
+  /** Client and peer ports at first start; 0 picks a free one (recorded for later starts). */
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly pki: EtcdPki;
+  readonly logger: Logger;
+  /** The etcd binary; `etcd` from PATH by default. */
+  readonly binary?: string;
+  /** How long to wait for the member to be healthy; 60 s by default. */
+  readonly startTimeoutMs?: number;
+}
+
+/** A running, supervised member. */
+export interface EmbeddedEtcd {
+  readonly member: EtcdMemberRecord;
+  /** The local client URL the API server uses. */
+  readonly endpoint: string;
+  /** The datastore that reaches this member with the API server's client certificate. */
+  readonly datastore: Datastore;
+  /** The current etcd process's PID (changes when supervision restarts it). */
+  pid(): number | undefined;
+  /** Stops supervising and stops etcd (SIGTERM, SIGKILL after 10 s). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Where the member's files live. */
+export function embeddedEtcdPaths(dataDir: string): { dataDir: string; record: string; pid: string; log: string } {
+  const db = join(dataDir, "db");
+  return { dataDir: join(db, "etcd"), record: join(db, "etcd-member.json"), pid: join(db, "etcd.pid"), log: join(db, "etcd.log") };
+}
+
+/** The recorded member, if this data dir has run one (a server then keeps using it). */
+export function readEtcdMemberRecord(dataDir: string): EtcdMemberRecord | undefined {
+  const file = embeddedEtcdPaths(dataDir).record;
+  if (!existsSync(file)) return undefined;
+  const v = JSON.parse(readFileSync(file, "utf8")) as Partial<EtcdMemberRecord>;
+  if (typeof v.name !== "string" || typeof v.clientPort !== "number" || typeof v.peerPort !== "number" || typeof v.advertiseAddress !== "string") {
+    throw new Error(`${file} is not an etcd member record; restore it or remove the data dir's db/ to start over`);
+  }
+  return v as EtcdMemberRecord;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPaths>, pki: EtcdPki): string[] {
+  const clientUrls = [`https://127.0.0.1:${m.clientPort}`, ...(m.advertiseAddress === "127.0.0.1" ? [] : [`https://${hostPort(m.advertiseAddress, m.clientPort)}`])];
+  const peerUrl = `https://${hostPort(m.advertiseAddress, m.peerPort)}`;
+  return [
+    "--name", m.name,
+    "--data-dir", paths.dataDir,
+    "--listen-client-urls", clientUrls.join(","),
+    "--advertise-client-urls", `https://${hostPort(m.advertiseAddress, m.clientPort)}`,
+    "--listen-peer-urls", peerUrl,
+    "--initial-advertise-peer-urls", peerUrl,
+    // Read only when the data dir is new; a restart takes the membership from its WAL.
+    "--initial-cluster", `${m.name}=${peerUrl}`,
+    "--initial-cluster-state", "new",
+    "--client-cert-auth", "--trusted-ca-file", pki.serverCa.certFile,
+    "--cert-file", pki.server.certFile, "--key-file", pki.server.keyFile,
+    "--peer-client-cert-auth", "--peer-trusted-ca-file", pki.peerCa.certFile,
+    "--peer-cert-file", pki.peer.certFile, "--peer-key-file", pki.peer.keyFile,
+    "--pre-vote=true",
+    // Room for a whole object plus txn framing (etcd's default is 1.5 MiB), as the etcd backend expects.
+    "--max-request-bytes", String(2 * 1024 * 1024),
+    // Keep the space a compacted history frees usable without an operator's defrag (k3s sets the same quota).
+    "--quota-backend-bytes", String(2 * 1024 * 1024 * 1024),
+    "--logger", "zap", "--log-outputs", "stderr",
+  ];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Stops an etcd a SIGKILLed server left running on this very data dir; leaves any other process alone. */
+async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(paths.pid, "utf8").trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  let cmdline: string[];
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return;
+  }
+  const i = cmdline.indexOf("--data-dir");
+  if (i < 0 || cmdline[i + 1] !== paths.dataDir) return;
+  log.warn("stopping the etcd member a previous server left running", { pid });
+  process.kill(pid, "SIGTERM");
+  for (let waited = 0; alive(pid); waited += 100) {
+    if (waited >= 10_000) process.kill(pid, "SIGKILL");
+    await sleep(100);
+  }
+}
+
+/** True when the member answers `/health` with `"health":"true"` (client certificate required). */
+function healthy(port: number, pki: EtcdPki): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/health",
+        timeout: 2000,
+        ca: readFileSync(pki.serverCa.certFile),
+        cert: readFileSync(pki.client.certFile),
+        key: readFileSync(pki.client.keyFile),
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          body += c;
+        });
+        res.on("end", () => resolve(/"health"\s*:\s*"true"/.test(body)));
+        res.on("error", () => resolve(false));
+      },
+    );
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+}
+
+/** The last lines of the member's log, for error messages. */
+function logTail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Starts (or restarts) this server's etcd member and waits until it is
+ * healthy; throws with etcd's last log lines when it cannot start.
+ */
+export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<EmbeddedEtcd> {
+  const log = o.logger.with({ component: "etcd" });
+  const paths = embeddedEtcdPaths(o.dataDir);
+  mkdirSync(join(o.dataDir, "db"), { recursive: true, mode: 0o700 });
+  await stopOrphan(paths, log);
+  let member = readEtcdMemberRecord(o.dataDir);
+  if (!member) {
+    const clientPort = o.clientPort || (await freePort());
+    let peerPort = o.peerPort;
+    while (!peerPort || peerPort === clientPort) peerPort = await freePort();
+    member = { name: `${o.nodeName}-${randomBytes(4).toString("hex")}`, clientPort, peerPort, advertiseAddress: o.advertiseAddress };
+    writeFileSync(paths.record, `${JSON.stringify(member, null, 2)}\n`, { mode: 0o600 });
+    log.info("new etcd member", { name: member.name, clientPort, peerPort, advertiseAddress: member.advertiseAddress });
+  }
+  const m = member;
+  const args = memberArgs(m, paths, o.pki);
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let ready = false;
+  let failedStart: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  let spawnedAt = 0;
+  const spawnMember = (): void => {
+    spawnedAt = Date.now();
+    const logFd = openSync(paths.log, "a");
+    const c = spawn(o.binary ?? "etcd", args, { stdio: ["ignore", logFd, logFd] });
+    closeSync(logFd);
+    child = c;
+    c.on("error", (err) => log.error("cannot run etcd", { err: err.message }));
+    if (c.pid !== undefined) writeFileSync(paths.pid, `${c.pid}\n`);
+    exited = new Promise((resolve) => {
+      c.on("exit", (code, signal) => {
+        if (child === c) child = undefined;
+        resolve();
+        if (stopping) return;
+        // Before the first healthy answer an exit is a failed start (bad flags, a port in use): report it, do not loop.
+        if (ready) void restart(code, signal);
+        else failedStart = { code, signal };
+      });
+    });
+  };
+
+  let backoffMs = 1000;
+  const restart = async (code: number | null, signal: NodeJS.Signals | null): Promise<void> => {
+    // A member that ran a while before dying starts the backoff over.
+    if (Date.now() - spawnedAt > 60_000) backoffMs = 1000;
+    log.error("etcd exited; starting it again", { code, signal, inMs: backoffMs, log: paths.log, last: logTail(paths.log, 3) });
+    await sleep(backoffMs);
+    backoffMs = Math.min(backoffMs * 2, 30_000);
+    if (!stopping) spawnMember();
+  };
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    const c = child;
+    if (!c) return;
+    c.kill("SIGTERM");
+    const timer = setTimeout(() => c.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+    rmSync(paths.pid, { force: true });
+  };
+
+  spawnMember();
+  const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (failedStart) {
+      stopping = true;
+      throw new Error(`etcd exited during start (code=${failedStart.code} signal=${failedStart.signal}; log ${paths.log}): ${logTail(paths.log)}`);
+    }
+    if (await healthy(m.clientPort, o.pki)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`etcd did not become healthy on https://127.0.0.1:${m.clientPort} within ${(o.startTimeoutMs ?? 60_000) / 1000} s (log ${paths.log}): ${logTail(paths.log)}`);
+    }
+    await sleep(200);
+  }
+  ready = true;
+  const endpoint = `https://127.0.0.1:${m.clientPort}`;
+  log.info("etcd member ready", { name: m.name, endpoint, peer: `https://${hostPort(m.advertiseAddress, m.peerPort)}`, pid: child?.pid });
+  return {
+    member: m,
+    endpoint,
+    datastore: { kind: "etcd", endpoints: [endpoint], tls: { caFile: o.pki.serverCa.certFile, certFile: o.pki.client.certFile, keyFile: o.pki.client.keyFile } },
+    pid: () => child?.pid,
+    stop,
+  };
+}
