@@ -122,3 +122,57 @@ describe("embedded etcd (--cluster-init)", { skip: !hasEtcd && "etcd is not inst
     }
   });
 });
+
+describe("a second server joins (--server, --token)", { skip: !hasEtcd && "etcd is not installed" }, () => {
+  const dirA = mkdtempSync(join(tmpdir(), "skiff-etcd-a-"));
+  const dirB = mkdtempSync(join(tmpdir(), "skiff-etcd-b-"));
+  const pids: number[] = [];
+  const servers: ServerOnDir[] = [];
+  after(async () => {
+    for (const s of servers) await s.stop();
+    for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  });
+
+  it("gets the cluster's keys, is added as a learner then promoted, and serves the same data", async () => {
+    const a = await startServerOnDir(dirA, [...INIT, "--node-name", "server-a"]);
+    servers.push(a);
+    pids.push(etcdPid(dirA));
+    const token = readFileSync(join(dirA, "token"), "utf8").trim();
+
+    // A wrong token is refused before anything is written.
+    const bad = skiff(["server", "--data-dir", mkdtempSync(join(dirB, "bad-")), "--server", `https://127.0.0.1:${a.port}`, "--token", token.replace(/:[^:]+$/, ":wrong"), "--https-port", "0"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /refused the token/);
+
+    const b = await startServerOnDir(dirB, ["--server", `https://127.0.0.1:${a.port}`, "--token", token, "--etcd-client-port", "0", "--etcd-peer-port", "0", "--advertise-address", "127.0.0.1", "--node-name", "server-b"]);
+    servers.push(b);
+    pids.push(etcdPid(dirB));
+    assert.match(b.log(), /msg="added as an etcd learner"/);
+    assert.match(b.log(), /msg="etcd learner promoted to a voting member"/);
+    for (const f of ["tls/server-ca.crt", "tls/client-ca.key", "tls/etcd/peer-ca.crt", "tls/service-account.key", "tls/encryption-config.yaml"]) {
+      assert.equal(readFileSync(join(dirB, f), "utf8"), readFileSync(join(dirA, f), "utf8"), `${f} is shared`);
+    }
+    assert.equal(readFileSync(join(dirB, "token"), "utf8").trim(), token);
+
+    const members = JSON.parse(etcdctl(dirA, ["member", "list", "-w", "json"]).stdout) as { members: { name: string; isLearner?: boolean }[] };
+    assert.deepEqual(members.members.map((m) => m.name).sort(), [readEtcdMemberRecord(dirA)!.name, readEtcdMemberRecord(dirB)!.name].sort());
+    assert.ok(members.members.every((m) => !m.isLearner), "both members vote");
+
+    // Written on A, read on B (a Secret: both servers hold the same encryption key), and the other way round.
+    assert.equal(kubectl(a, ["create", "secret", "generic", "shared", "--from-literal=k=v"]).status, 0);
+    const got = kubectl(b, ["get", "secret", "shared", "-o", "jsonpath={.data.k}"]);
+    assert.equal(Buffer.from(got.stdout, "base64").toString(), "v", got.stderr);
+    assert.equal(kubectl(b, ["create", "configmap", "from-b"]).status, 0);
+    assert.equal(kubectl(a, ["get", "configmap", "from-b", "-o", "name"]).stdout.trim(), "configmap/from-b");
+
+    // B restarts on its own record, without --server.
+    await b.stop();
+    servers.pop();
+    const b2 = await startServerOnDir(dirB, ["--node-name", "server-b"]);
+    servers.push(b2);
+    pids.push(etcdPid(dirB));
+    assert.equal(kubectl(b2, ["get", "configmap", "from-b", "-o", "name"]).stdout.trim(), "configmap/from-b");
+  });
+});

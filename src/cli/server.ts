@@ -4,6 +4,7 @@
  * over HTTPS, with the cluster's certificates and an admin kubeconfig.
  */
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { isIPv4 } from "node:net";
@@ -34,7 +35,8 @@ import { defaultNodeIP, kubeletConfigOf } from "./agent.js";
 import { ensureLocalPathStorageClass } from "../controllers/localpath/storage-class.js";
 import { claimDataDir } from "./server-lock.js";
 import type { EmbeddedEtcd } from "../etcd/embedded-etcd.js";
-import { startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
+import { prepareServerJoin, startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
+import { readServerBootstrapFiles, serverBootstrapRoute } from "../etcd/server-bootstrap.js";
 import { startNetworkAddons } from "./network-addons.js";
 import { startServerRegistry } from "./registry.js";
 import { startServerAgent } from "./server-agent.js";
@@ -49,6 +51,8 @@ import type { ProxyMode } from "../network/proxy/service-proxy.js";
 export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   dataDir: string;
   clusterInit?: boolean;
+  server?: string;
+  token?: string;
   etcdClientPort: string;
   etcdPeerPort: string;
   advertiseAddress?: string;
@@ -159,6 +163,8 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     ? { caFile: flags.datastoreCafile, certFile: flags.datastoreCertfile, keyFile: flags.datastoreKeyfile }
     : undefined;
   const embeddedEtcd = wantsEmbeddedEtcd(flags);
+  // A joining server first takes the cluster's shared keys (CAs, encryption config, token): everything below reads them.
+  const joinEtcd = embeddedEtcd ? await prepareServerJoin(flags, log) : undefined;
   let datastore = parseDatastoreEndpoint(flags.datastoreEndpoint, dataDir, tls);
 
   // Secrets are encrypted at rest by default: the first start makes a key (k3s keeps it with the certificates).
@@ -173,7 +179,12 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let etcd: EmbeddedEtcd | undefined;
   try {
     if (embeddedEtcd) {
-      etcd = await startServerEtcd(flags, { nodeName: flags.nodeName ?? defaultNodeName(), advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.bindAddress), logger: log });
+      etcd = await startServerEtcd(flags, {
+        nodeName: flags.nodeName ?? defaultNodeName(),
+        advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.bindAddress),
+        ...(joinEtcd ? { join: joinEtcd } : {}),
+        logger: log,
+      });
       datastore = etcd.datastore;
     }
     log.info("opening store", { datastore: describeDatastore(datastore), encryptionProviderConfig: encryptionConfigPath });
@@ -243,12 +254,19 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
         keyPem: read(pki.clients.kubeApiserverKubeletClient.keyFile),
         preferredAddressTypes: ["InternalIP", "ExternalIP", "Hostname"],
       },
-      publicRoutes: joinRoutes({
-        serverCaPem,
-        clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
-        token: joinToken,
-        logger: log.with({ component: "join" }),
-      }),
+      publicRoutes: anyRoute(
+        joinRoutes({
+          serverCaPem,
+          clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
+          token: joinToken,
+          logger: log.with({ component: "join" }),
+        }),
+        serverBootstrapRoute({
+          token: joinToken,
+          bootstrap: async () => (etcd ? { files: readServerBootstrapFiles(dataDir, encryptionConfigPath), etcdClientURLs: await etcd.clientURLs() } : undefined),
+          logger: log.with({ component: "join" }),
+        }),
+      ),
       metricResolutionMs,
       disabledAdmissionPlugins: (flags.disableAdmissionPlugins ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       logger: log.with({ component: "apiserver" }),
@@ -413,6 +431,16 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   };
 }
 
+type PublicRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+/** The first route that answers. */
+function anyRoute(...routes: PublicRoute[]): PublicRoute {
+  return async (req, res, url) => {
+    for (const route of routes) if (await route(req, res, url)) return true;
+    return false;
+  };
+}
+
 /** The address other machines reach the API server on: the bind address, or this host's first external IPv4. */
 function advertiseAddress(bind: string): string {
   if (bind !== "0.0.0.0" && bind !== "::") return bind;
@@ -473,6 +501,8 @@ export function registerServer(program: Command): void {
     .description("Run a skiff server: the cluster store and the Kubernetes API server")
     .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
     .option("--cluster-init", "run an embedded etcd member (TLS from the cluster's etcd CA, data in <data-dir>/db/etcd) as the datastore; later starts keep using it")
+    .option("--server <url>", "join the cluster of this running server (https://HOST:6443) as another server: its etcd, its keys")
+    .option("--token <token>", "with --server: the cluster's server token (the first server's <data-dir>/token)")
     .option("--etcd-client-port <port>", "the embedded etcd's client port (0: any free port, kept for later starts)", "2379")
     .option("--etcd-peer-port <port>", "the embedded etcd's peer port (0: any free port, kept for later starts)", "2380")
     .option("--advertise-address <ip>", "the address other servers reach this one (and its etcd member) on (default: --bind-address, or this host's first external IPv4)")

@@ -25,6 +25,7 @@ import type { Logger } from "../machinery/log.js";
 import type { EtcdPki } from "../pki/etcd-pki.js";
 import { freePort } from "../storage/backends/etcd/etcd-launch.js";
 import type { Datastore } from "../storage/datastore.js";
+import { EtcdMembership, FatalError, retrying } from "./membership.js";
 
 /** What a member needs to start again exactly as before. */
 export interface EtcdMemberRecord {
@@ -34,10 +35,18 @@ export interface EtcdMemberRecord {
   readonly peerPort: number;
   /** The address peers and other servers reach this member on. */
   readonly advertiseAddress: string;
+  /** Set while the member is being added to an existing cluster (cleared once it is a voting member). */
+  readonly joining?: boolean;
 }
 
 /** Options of {@link startEmbeddedEtcd}. */
 export interface EmbeddedEtcdOptions {
+  /**
+   * Join the cluster whose members answer on these client URLs (a server
+   * started with `--server`), instead of starting a cluster of one. Used
+   * only at the first start; a member that has joined restarts on its own.
+   */
+  readonly join?: { readonly clientURLs: readonly string[] };
   /** skiff's data dir: etcd's data goes to `<data-dir>/db/etcd`. */
   readonly dataDir: string;
   readonly nodeName: string;
@@ -63,6 +72,8 @@ export interface EmbeddedEtcd {
   readonly datastore: Datastore;
   /** The current etcd process's PID (changes when supervision restarts it). */
   pid(): number | undefined;
+  /** Client URLs of every started member (what a joining server dials). */
+  clientURLs(): Promise<string[]>;
   /** Stops supervising and stops etcd (SIGTERM, SIGKILL after 10 s). Idempotent. */
   stop(): Promise<void>;
 }
@@ -88,7 +99,14 @@ function hostPort(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPaths>, pki: EtcdPki): string[] {
+/** How a member's first start finds its cluster: a new one of its own, or the existing one it was added to. */
+interface InitialCluster {
+  /** `name=peerURL,…` of every member (etcdctl's ETCD_INITIAL_CLUSTER). */
+  readonly members: string;
+  readonly state: "new" | "existing";
+}
+
+function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPaths>, pki: EtcdPki, cluster: InitialCluster): string[] {
   const clientUrls = [`https://127.0.0.1:${m.clientPort}`, ...(m.advertiseAddress === "127.0.0.1" ? [] : [`https://${hostPort(m.advertiseAddress, m.clientPort)}`])];
   const peerUrl = `https://${hostPort(m.advertiseAddress, m.peerPort)}`;
   return [
@@ -99,8 +117,8 @@ function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPa
     "--listen-peer-urls", peerUrl,
     "--initial-advertise-peer-urls", peerUrl,
     // Read only when the data dir is new; a restart takes the membership from its WAL.
-    "--initial-cluster", `${m.name}=${peerUrl}`,
-    "--initial-cluster-state", "new",
+    "--initial-cluster", cluster.members,
+    "--initial-cluster-state", cluster.state,
     "--client-cert-auth", "--trusted-ca-file", pki.serverCa.certFile,
     "--cert-file", pki.server.certFile, "--key-file", pki.server.keyFile,
     "--peer-client-cert-auth", "--peer-trusted-ca-file", pki.peerCa.certFile,
@@ -146,6 +164,38 @@ async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logg
     if (waited >= 10_000) process.kill(pid, "SIGKILL");
     await sleep(100);
   }
+}
+
+function peerUrlOf(m: EtcdMemberRecord): string {
+  return `https://${hostPort(m.advertiseAddress, m.peerPort)}`;
+}
+
+function writeMemberRecord(file: string, m: EtcdMemberRecord): void {
+  writeFileSync(file, `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** The API server's client TLS to etcd, as files. */
+function clientTls(pki: EtcdPki): { ca: string; cert: string; key: string } {
+  return { ca: pki.serverCa.certFile, cert: pki.client.certFile, key: pki.client.keyFile };
+}
+
+/**
+ * Adds `m` as a learner, or finds it already added (a join cut short after
+ * the add); resolves with its id and the initial cluster etcd needs, as
+ * `etcdctl member add` prints it (an unstarted member has no name yet).
+ */
+async function addOrFindLearner(membership: EtcdMembership, m: EtcdMemberRecord): Promise<{ id: string; initialCluster: string }> {
+  const peerURL = peerUrlOf(m);
+  let members = await membership.list();
+  let mine = members.find((x) => x.peerURLs.includes(peerURL));
+  if (!mine) {
+    const added = await membership.addLearner(peerURL);
+    members = added.members;
+    mine = added.added;
+  }
+  const id = mine.id;
+  const initialCluster = members.flatMap((x) => x.peerURLs.map((u) => `${x.id === id ? m.name : x.name}=${u}`)).join(",");
+  return { id, initialCluster };
 }
 
 /** True when the member answers `/health` with `"health":"true"` (client certificate required). */
@@ -195,17 +245,34 @@ export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<Embedde
   const paths = embeddedEtcdPaths(o.dataDir);
   mkdirSync(join(o.dataDir, "db"), { recursive: true, mode: 0o700 });
   await stopOrphan(paths, log);
-  let member = readEtcdMemberRecord(o.dataDir);
-  if (!member) {
+  const tls = clientTls(o.pki);
+  let m = readEtcdMemberRecord(o.dataDir);
+  if (!m) {
     const clientPort = o.clientPort || (await freePort());
     let peerPort = o.peerPort;
     while (!peerPort || peerPort === clientPort) peerPort = await freePort();
-    member = { name: `${o.nodeName}-${randomBytes(4).toString("hex")}`, clientPort, peerPort, advertiseAddress: o.advertiseAddress };
-    writeFileSync(paths.record, `${JSON.stringify(member, null, 2)}\n`, { mode: 0o600 });
-    log.info("new etcd member", { name: member.name, clientPort, peerPort, advertiseAddress: member.advertiseAddress });
+    // A joining member is recorded before it is added, so a join cut short is retried with the same peer URL.
+    m = { name: `${o.nodeName}-${randomBytes(4).toString("hex")}`, clientPort, peerPort, advertiseAddress: o.advertiseAddress, ...(o.join ? { joining: true } : {}) };
+    writeMemberRecord(paths.record, m);
+    log.info("new etcd member", { name: m.name, clientPort, peerPort, advertiseAddress: m.advertiseAddress, join: o.join ? o.join.clientURLs.join(",") : undefined });
   }
-  const m = member;
-  const args = memberArgs(m, paths, o.pki);
+  let cluster: InitialCluster = { members: `${m.name}=${peerUrlOf(m)}`, state: "new" };
+  let learner: { id: string; membership: EtcdMembership } | undefined;
+  if (m.joining) {
+    if (!o.join) throw new Error(`this server's etcd member (${m.name}) never finished joining its cluster; start it again with --server and --token`);
+    // What a cut-short join left: etcd must start from the cluster's data, not a half-made copy.
+    rmSync(paths.dataDir, { recursive: true, force: true });
+    const membership = new EtcdMembership(o.join.clientURLs, tls);
+    const me = m;
+    const joined = await retrying("adding this server to the etcd cluster as a learner", () => addOrFindLearner(membership, me), { timeoutMs: 120_000, logger: log }).catch((err: Error) => {
+      membership.close();
+      throw err;
+    });
+    cluster = { members: joined.initialCluster, state: "existing" };
+    learner = { id: joined.id, membership };
+    log.info("added as an etcd learner", { id: joined.id, cluster: joined.initialCluster });
+  }
+  const args = memberArgs(m, paths, o.pki, cluster);
   let child: ChildProcess | undefined;
   let stopping = false;
   let ready = false;
@@ -256,11 +323,31 @@ export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<Embedde
 
   spawnMember();
   const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
-  for (;;) {
+  const checkStarted = (): void => {
     if (failedStart) {
       stopping = true;
-      throw new Error(`etcd exited during start (code=${failedStart.code} signal=${failedStart.signal}; log ${paths.log}): ${logTail(paths.log)}`);
+      throw new FatalError(`etcd exited during start (code=${failedStart.code} signal=${failedStart.signal}; log ${paths.log}): ${logTail(paths.log)}`);
     }
+  };
+  if (learner) {
+    // A learner serves no client requests; the leader promotes it once it has caught up.
+    const { id, membership } = learner;
+    try {
+      await retrying("promoting this server's etcd learner", async () => {
+        checkStarted();
+        await membership.promote(id);
+      }, { timeoutMs: o.startTimeoutMs ?? 120_000, logger: log });
+    } catch (err) {
+      await stop();
+      throw err;
+    } finally {
+      membership.close();
+    }
+    writeMemberRecord(paths.record, { name: m.name, clientPort: m.clientPort, peerPort: m.peerPort, advertiseAddress: m.advertiseAddress });
+    log.info("etcd learner promoted to a voting member", { id });
+  }
+  for (;;) {
+    checkStarted();
     if (await healthy(m.clientPort, o.pki)) break;
     if (Date.now() > deadline) {
       await stop();
@@ -274,8 +361,16 @@ export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<Embedde
   return {
     member: m,
     endpoint,
-    datastore: { kind: "etcd", endpoints: [endpoint], tls: { caFile: o.pki.serverCa.certFile, certFile: o.pki.client.certFile, keyFile: o.pki.client.keyFile } },
+    datastore: { kind: "etcd", endpoints: [endpoint], tls: { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key } },
     pid: () => child?.pid,
+    async clientURLs() {
+      const membership = new EtcdMembership([endpoint], tls);
+      try {
+        return (await membership.list()).filter((x) => x.name !== "").flatMap((x) => x.clientURLs);
+      } finally {
+        membership.close();
+      }
+    },
     stop,
   };
 }

@@ -8,14 +8,14 @@
  * directory and reused while valid for this node name and CA, so a
  * restarted agent needs no round trip.
  */
-import { X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
-import { NODE_NAME_HEADER } from "../apiserver/join/routes.js";
+import { NODE_NAME_HEADER } from "../apiserver/join/header.js";
 import { writeFileAtomic } from "../machinery/atomic-file.js";
 import type { Logger } from "../machinery/log.js";
-import { generateKeyPair, issueCertificate, type KeyPairPem, privateKeyToPem, publicKeyToPem } from "../pki/certs.js";
+import type { KeyPairPem } from "../pki/certs.js";
 import { caBundleHash, type JoinToken } from "../pki/join-token.js";
 
 /** A node's credentials after joining. */
@@ -43,12 +43,14 @@ export interface JoinOptions {
 const FILES = { ca: "server-ca.crt", clientCa: "client-ca.crt", cert: "client-kubelet.crt", key: "client-kubelet.key" };
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
-interface Reply {
+/** A join endpoint's answer. */
+export interface JoinReply {
   readonly status: number;
   readonly body: string;
 }
 
-function call(url: URL, opts: { method: string; ca?: string; headers?: Record<string, string>; body?: string }): Promise<Reply> {
+/** One request to a server's join endpoints; without `ca` the connection is unverified (only for `/cacerts`). */
+export function joinRequest(url: URL, opts: { method: string; ca?: string; headers?: Record<string, string>; body?: string }): Promise<JoinReply> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -110,6 +112,8 @@ export function storeCredentials(dir: string, creds: NodeCredentials): void {
 export async function localNodeCredentials(dir: string, nodeName: string, caPem: string, clientCa: KeyPairPem): Promise<NodeCredentials> {
   const kept = storedCredentials(dir, nodeName, caPem);
   if (kept) return kept;
+  // Loaded only here: the X.509 library costs an agent that never issues anything ~20 MB of RSS.
+  const { issueCertificate } = await import("../pki/certs.js");
   const issued = await issueCertificate({ ca: clientCa, commonName: `system:node:${nodeName}`, organizations: ["system:nodes"], usages: ["client"], validDays: 365 });
   const creds: NodeCredentials = { caPem, certPem: issued.certPem, keyPem: issued.keyPem, clientCaPem: clientCa.certPem };
   storeCredentials(dir, creds);
@@ -117,8 +121,8 @@ export async function localNodeCredentials(dir: string, nodeName: string, caPem:
 }
 
 /** The server's CA, trusted by the token's hash. Throws a message saying what to check. */
-async function fetchCa(o: JoinOptions): Promise<string> {
-  const r = await call(new URL("/cacerts", o.server), { method: "GET" });
+export async function fetchTrustedCa(o: Pick<JoinOptions, "server" | "token">): Promise<string> {
+  const r = await joinRequest(new URL("/cacerts", o.server), { method: "GET" });
   if (r.status !== 200) throw new Error(`GET ${o.server}/cacerts answered ${r.status}: is ${o.server} a skiff server?`);
   const got = caBundleHash(r.body);
   if (got !== o.token.caHash) {
@@ -129,25 +133,26 @@ async function fetchCa(o: JoinOptions): Promise<string> {
 
 /** Joins (or reuses stored credentials); throws a message a user can act on. */
 export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
-  const caPem = await fetchCa(o);
+  const caPem = await fetchTrustedCa(o);
   const kept = storedCredentials(o.dir, o.nodeName, caPem);
   if (kept) {
     o.logger.info("using stored node credentials", { node: o.nodeName, dir: o.dir });
     return kept;
   }
-  const keys = await generateKeyPair();
+  // The same ECDSA P-256 key pki/certs.ts makes, from node:crypto alone: the agent keeps the X.509 library out of its memory.
+  const keys = generateKeyPairSync("ec", { namedCurve: "P-256", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
   const auth = Buffer.from(`${o.token.username}:${o.token.secret}`).toString("base64");
-  const r = await call(new URL("/v1-skiff/client-kubelet", o.server), {
+  const r = await joinRequest(new URL("/v1-skiff/client-kubelet", o.server), {
     method: "POST",
     ca: caPem,
     headers: { Authorization: `Basic ${auth}`, [NODE_NAME_HEADER]: o.nodeName, "Content-Type": "application/x-pem-file" },
-    body: await publicKeyToPem(keys.publicKey),
+    body: keys.publicKey,
   });
   if (r.status === 401) throw new Error("the server refused the join token: its secret is not this cluster's (see the server's <data-dir>/token)");
   if (r.status !== 200) throw new Error(`the server refused to certify node ${o.nodeName} (${r.status}): ${r.body.trim()}`);
   const answer = JSON.parse(r.body) as { certificate?: string; clientCA?: string };
   if (!answer.certificate || !answer.clientCA) throw new Error("the server's join answer has no certificate: is it a skiff server of this version?");
-  const creds: NodeCredentials = { caPem, certPem: answer.certificate, keyPem: await privateKeyToPem(keys.privateKey), clientCaPem: answer.clientCA };
+  const creds: NodeCredentials = { caPem, certPem: answer.certificate, keyPem: keys.privateKey, clientCaPem: answer.clientCA };
   storeCredentials(o.dir, creds);
   o.logger.info("joined the cluster", { node: o.nodeName, user: `system:node:${o.nodeName}` });
   return creds;
