@@ -13,7 +13,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { embeddedEtcdPaths, readEtcdMemberRecord } from "../src/etcd/embedded-etcd.js";
 import { type ServerOnDir, startServerOnDir } from "./support/restart.js";
+import { eventually } from "./support/eventually.js";
 import { skiff, stopProcess } from "./support/skiff.js";
+import { freePort } from "./support/test-images.js";
 
 const hasEtcd = spawnSync("etcd", ["--version"], { encoding: "utf8" }).status === 0;
 const INIT = ["--cluster-init", "--etcd-client-port", "0", "--etcd-peer-port", "0", "--advertise-address", "127.0.0.1"];
@@ -123,56 +125,79 @@ describe("embedded etcd (--cluster-init)", { skip: !hasEtcd && "etcd is not inst
   });
 });
 
-describe("a second server joins (--server, --token)", { skip: !hasEtcd && "etcd is not installed" }, () => {
-  const dirA = mkdtempSync(join(tmpdir(), "skiff-etcd-a-"));
-  const dirB = mkdtempSync(join(tmpdir(), "skiff-etcd-b-"));
+describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is not installed" }, () => {
+  const dirs = ["a", "b", "c"].map((n) => mkdtempSync(join(tmpdir(), `skiff-etcd-${n}-`)));
+  const [dirA, dirB, dirC] = dirs as [string, string, string];
   const pids: number[] = [];
-  const servers: ServerOnDir[] = [];
+  const servers = new Set<ServerOnDir>();
   after(async () => {
     for (const s of servers) await s.stop();
     for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
-    rmSync(dirA, { recursive: true, force: true });
-    rmSync(dirB, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it("gets the cluster's keys, is added as a learner then promoted, and serves the same data", async () => {
-    const a = await startServerOnDir(dirA, [...INIT, "--node-name", "server-a"]);
-    servers.push(a);
-    pids.push(etcdPid(dirA));
+  /** The `kubernetes` Endpoints' addresses as server `s` serves them. */
+  function apiEndpoints(s: ServerOnDir): string {
+    return kubectl(s, ["get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip}"]).stdout.trim();
+  }
+
+  async function start(dir: string, args: string[]): Promise<ServerOnDir> {
+    const s = await startServerOnDir(dir, args);
+    servers.add(s);
+    pids.push(etcdPid(dir));
+    return s;
+  }
+
+  it("get the cluster's keys, join etcd as learners then voters, serve the same data, and are the kubernetes endpoints while alive", async () => {
+    // Three hosts on one machine: each server on its own loopback address, all on one API port (as upstream assumes).
+    const port = String(await freePort());
+    const on = (ip: string, name: string) => ["--bind-address", ip, "--advertise-address", ip, "--https-port", port, "--etcd-client-port", "0", "--etcd-peer-port", "0", "--node-name", name];
+    const a = await start(dirA, ["--cluster-init", ...on("127.0.0.2", "server-a")]);
     const token = readFileSync(join(dirA, "token"), "utf8").trim();
+    const first = `https://127.0.0.2:${port}`;
 
     // A wrong token is refused before anything is written.
-    const bad = skiff(["server", "--data-dir", mkdtempSync(join(dirB, "bad-")), "--server", `https://127.0.0.1:${a.port}`, "--token", token.replace(/:[^:]+$/, ":wrong"), "--https-port", "0"]);
+    const bad = skiff(["server", "--data-dir", mkdtempSync(join(dirB, "bad-")), "--server", first, "--token", token.replace(/:[^:]+$/, ":wrong"), "--https-port", "0"]);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /refused the token/);
 
-    const b = await startServerOnDir(dirB, ["--server", `https://127.0.0.1:${a.port}`, "--token", token, "--etcd-client-port", "0", "--etcd-peer-port", "0", "--advertise-address", "127.0.0.1", "--node-name", "server-b"]);
-    servers.push(b);
-    pids.push(etcdPid(dirB));
+    const b = await start(dirB, ["--server", first, "--token", token, ...on("127.0.0.3", "server-b")]);
     assert.match(b.log(), /msg="added as an etcd learner"/);
     assert.match(b.log(), /msg="etcd learner promoted to a voting member"/);
+    assert.match(b.log(), /etcd has 2 members/, "an even member count is warned about");
     for (const f of ["tls/server-ca.crt", "tls/client-ca.key", "tls/etcd/peer-ca.crt", "tls/service-account.key", "tls/encryption-config.yaml"]) {
       assert.equal(readFileSync(join(dirB, f), "utf8"), readFileSync(join(dirA, f), "utf8"), `${f} is shared`);
     }
     assert.equal(readFileSync(join(dirB, "token"), "utf8").trim(), token);
+    // The third joins through the second.
+    const c = await start(dirC, ["--server", `https://127.0.0.3:${port}`, "--token", token, ...on("127.0.0.4", "server-c")]);
 
     const members = JSON.parse(etcdctl(dirA, ["member", "list", "-w", "json"]).stdout) as { members: { name: string; isLearner?: boolean }[] };
-    assert.deepEqual(members.members.map((m) => m.name).sort(), [readEtcdMemberRecord(dirA)!.name, readEtcdMemberRecord(dirB)!.name].sort());
-    assert.ok(members.members.every((m) => !m.isLearner), "both members vote");
+    assert.deepEqual(members.members.map((m) => m.name).sort(), dirs.map((d) => readEtcdMemberRecord(d)!.name).sort());
+    assert.ok(members.members.every((m) => !m.isLearner), "every member votes");
 
-    // Written on A, read on B (a Secret: both servers hold the same encryption key), and the other way round.
+    // Written on A, read on C (a Secret: every server holds the same encryption key), and the other way round.
     assert.equal(kubectl(a, ["create", "secret", "generic", "shared", "--from-literal=k=v"]).status, 0);
-    const got = kubectl(b, ["get", "secret", "shared", "-o", "jsonpath={.data.k}"]);
+    const got = kubectl(c, ["get", "secret", "shared", "-o", "jsonpath={.data.k}"]);
     assert.equal(Buffer.from(got.stdout, "base64").toString(), "v", got.stderr);
-    assert.equal(kubectl(b, ["create", "configmap", "from-b"]).status, 0);
-    assert.equal(kubectl(a, ["get", "configmap", "from-b", "-o", "name"]).stdout.trim(), "configmap/from-b");
+    assert.equal(kubectl(c, ["create", "configmap", "from-c"]).status, 0);
+    assert.equal(kubectl(a, ["get", "configmap", "from-c", "-o", "name"]).stdout.trim(), "configmap/from-c");
 
-    // B restarts on its own record, without --server.
-    await b.stop();
-    servers.pop();
-    const b2 = await startServerOnDir(dirB, ["--node-name", "server-b"]);
-    servers.push(b2);
-    pids.push(etcdPid(dirB));
-    assert.equal(kubectl(b2, ["get", "configmap", "from-b", "-o", "name"]).stdout.trim(), "configmap/from-b");
+    // Every API server is an endpoint of `kubernetes`; a clean stop takes C out at once (two of three members keep quorum).
+    const all = "127.0.0.2 127.0.0.3 127.0.0.4";
+    await eventually("every server in the kubernetes endpoints", () => (apiEndpoints(a) === all ? true : undefined), 30_000);
+    await c.stop();
+    servers.delete(c);
+    assert.equal(apiEndpoints(a), "127.0.0.2 127.0.0.3", "a cleanly stopped server removes itself");
+
+    // C restarts on its own record, without --server, and is listed again.
+    const c2 = await start(dirC, on("127.0.0.4", "server-c"));
+    assert.equal(kubectl(c2, ["get", "configmap", "from-c", "-o", "name"]).stdout.trim(), "configmap/from-c");
+    await eventually("C listed again", () => (apiEndpoints(a) === all ? true : undefined), 30_000);
+
+    // Killed, B drops out once its lease runs out (15 s TTL, 10 s reconcile).
+    await stopProcess(b.process, "SIGKILL");
+    servers.delete(b);
+    await eventually("a dead server to leave the endpoints", () => (apiEndpoints(a) === "127.0.0.2 127.0.0.4" ? true : undefined), 60_000);
   });
 });

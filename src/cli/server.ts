@@ -21,6 +21,7 @@ import { bootstrapNamespaces, ensureSystemPriorityClasses } from "../apiserver/b
 import { ApiServer } from "../apiserver/server.js";
 import { indexedIP } from "../apiserver/services/ip.js";
 import { reconcileKubernetesService } from "../apiserver/services/kubernetes-service.js";
+import { MasterLeases } from "../apiserver/services/master-leases.js";
 import { ServiceAllocationRepair } from "../apiserver/services/repair.js";
 import { serviceStrategy } from "../apiserver/services/service-strategy.js";
 import { ensureClusterPki } from "../pki/cluster-pki.js";
@@ -219,12 +220,15 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let stopAgent: (() => Promise<void>) | undefined;
   let stopAddons: (() => Promise<void>) | undefined;
   let stopRegistry: (() => Promise<void>) | undefined;
+  let removeFromEndpoints: (() => Promise<void>) | undefined;
+  const masterLeases = new MasterLeases(store);
   const timers: NodeJS.Timeout[] = [];
   try {
     const pki = await ensureClusterPki({
       tlsDir: join(dataDir, "tls"),
       clusterName: flags.clusterName,
-      extraSans: { dns: flags.tlsSan ?? [] },
+      // The address this server advertises (to agents, other servers, the kubernetes endpoints) must be on its certificate.
+      extraSans: { dns: [...(flags.tlsSan ?? []), ...(flags.advertiseAddress ? [flags.advertiseAddress] : []), ...(isSpecific(flags.bindAddress) ? [flags.bindAddress] : [])] },
       serviceIP: indexedIP(flags.serviceCidr, 1),
       logger: log.with({ component: "pki" }),
     });
@@ -288,16 +292,38 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     }
     const apiServer = api;
     const listenPort = port;
-    const reconcile = () =>
+    const apiServerIP = flags.advertiseAddress ?? advertiseAddress(flags.bindAddress);
+    const reconcileWith = (apiServerIPs: readonly string[] | undefined, includeSelf = true) =>
       reconcileKubernetesService({
         services: apiServer.objects("", "v1", "services"),
         endpoints: apiServer.objects("", "v1", "endpoints"),
         endpointSlices: apiServer.objects("discovery.k8s.io", "v1", "endpointslices"),
-        apiServerIP: advertiseAddress(flags.bindAddress),
+        apiServerIP,
+        ...(apiServerIPs ? { apiServerIPs } : {}),
+        includeSelf,
         port: listenPort,
         serviceIP: indexedIP(flags.serviceCidr, 1),
         logger: log.with({ component: "apiserver" }),
       });
+    // Upstream's lease endpoint reconciler: the endpoints list every API server whose lease is alive.
+    const reconcile = async () => {
+      let live: string[] | undefined;
+      try {
+        await masterLeases.update(apiServerIP);
+        live = await masterLeases.list();
+      } catch (err) {
+        log.warn("cannot renew this API server's endpoint lease", { err: (err as Error).message });
+      }
+      return reconcileWith(live);
+    };
+    removeFromEndpoints = async () => {
+      try {
+        await masterLeases.remove(apiServerIP);
+        await reconcileWith(await masterLeases.list(), false);
+      } catch (err) {
+        log.warn("cannot remove this API server from the kubernetes endpoints", { err: (err as Error).message });
+      }
+    };
     await reconcile();
     // As upstream's endpoint reconciler and allocation repair loops.
     timers.push(setInterval(() => void reconcile(), 10_000), setInterval(() => void repair.runOnce(), 180_000));
@@ -416,6 +442,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       if (stopped) return;
       stopped = true;
       for (const t of timers) clearInterval(t);
+      await removeFromEndpoints?.();
       await stopAgent?.();
       await stopRegistry?.();
       await stopAddons?.();
@@ -429,6 +456,11 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       log.info("server stopped");
     },
   };
+}
+
+/** Whether `--bind-address` names one address (not every interface). */
+function isSpecific(bind: string): boolean {
+  return bind !== "0.0.0.0" && bind !== "::";
 }
 
 type PublicRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;

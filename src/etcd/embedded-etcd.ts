@@ -24,6 +24,7 @@ import { sleep } from "../machinery/backoff.js";
 import type { Logger } from "../machinery/log.js";
 import type { EtcdPki } from "../pki/etcd-pki.js";
 import { freePort } from "../storage/backends/etcd/etcd-launch.js";
+import type { EtcdTlsOptions } from "../storage/backends/etcd/etcd-client.js";
 import type { Datastore } from "../storage/datastore.js";
 import { EtcdMembership, FatalError, retrying } from "./membership.js";
 
@@ -198,6 +199,21 @@ async function addOrFindLearner(membership: EtcdMembership, m: EtcdMemberRecord)
   return { id, initialCluster };
 }
 
+/** etcd needs a majority: with an even count, one more member adds no tolerance (2 tolerate no failure, like 1). */
+async function warnOnEvenMembership(endpoint: string, tls: EtcdTlsOptions, log: Logger): Promise<void> {
+  const membership = new EtcdMembership([endpoint], tls);
+  try {
+    const n = (await membership.list()).length;
+    if (n % 2 === 0) {
+      log.warn(`etcd has ${n} members: a cluster of ${n} tolerates no more failures than one of ${n - 1}; run an odd number of servers (3 tolerate one failure)`, { members: n });
+    }
+  } catch (err) {
+    log.debug("cannot count the etcd members", { err: (err as Error).message });
+  } finally {
+    membership.close();
+  }
+}
+
 /** True when the member answers `/health` with `"health":"true"` (client certificate required). */
 function healthy(port: number, pki: EtcdPki): Promise<boolean> {
   return new Promise((resolve) => {
@@ -357,6 +373,7 @@ export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<Embedde
   }
   ready = true;
   const endpoint = `https://127.0.0.1:${m.clientPort}`;
+  await warnOnEvenMembership(endpoint, tls, log);
   log.info("etcd member ready", { name: m.name, endpoint, peer: `https://${hostPort(m.advertiseAddress, m.peerPort)}`, pid: child?.pid });
   return {
     member: m,

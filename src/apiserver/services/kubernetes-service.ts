@@ -7,8 +7,8 @@
  *   `https` 443/TCP → the API server's port, labels component=apiserver and
  *   provider=kubernetes. When it exists with other ports or another type,
  *   ports and type are reset; nothing else is touched.
- * - Endpoints `kubernetes`: one subset with the API server's address and
- *   port `https`, labelled `endpointslice.kubernetes.io/skip-mirror: "true"`
+ * - Endpoints `kubernetes`: one subset with every live API server's
+ *   address (upstream's lease reconciler, see master-leases.ts) and port `https`, labelled `endpointslice.kubernetes.io/skip-mirror: "true"`
  *   so the mirroring controller leaves it alone.
  * - EndpointSlice `kubernetes`: written directly by the same reconciler
  *   (upstream's EndpointsAdapter), labelled only
@@ -47,6 +47,14 @@ export interface KubernetesServiceDeps {
   readonly endpointSlices: ObjectStore;
   /** The address pods reach the API server at (upstream's --advertise-address). */
   readonly apiServerIP: string;
+  /**
+   * Every live API server's address (from master-leases.ts), this one
+   * included; just `apiServerIP` when not given. All serve on `port`, as
+   * upstream assumes.
+   */
+  readonly apiServerIPs?: readonly string[];
+  /** False on a clean stop: publish the others without this server (upstream's RemoveEndpoints). */
+  readonly includeSelf?: boolean;
   /** The port the API server serves on: the Service's targetPort and the endpoint port. */
   readonly port: number;
   readonly logger?: Logger;
@@ -121,14 +129,17 @@ export async function reconcileKubernetesService(deps: KubernetesServiceDeps): P
     return { service, endpoints: "failed", endpointSlice: "failed" };
   }
 
-  const subsets = [{ addresses: [{ ip: deps.apiServerIP }], ports: endpointPorts }];
+  // The live servers of this one's family, itself always among them (its own lease may not be written yet).
+  const self = deps.includeSelf === false ? [] : [deps.apiServerIP];
+  const ips = [...new Set([...(deps.apiServerIPs ?? []), ...self])].filter((ip) => ipFamilyOf(ip) === family && (deps.includeSelf !== false || ip !== deps.apiServerIP)).sort();
+  const subsets = [{ addresses: ips.map((ip) => ({ ip })), ports: endpointPorts }];
   const endpoints = await step("Endpoints", () => reconcileSkipMirrorEndpoints(deps.endpoints, ns, name, subsets));
   const slice: KObject = {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
     metadata: { name, namespace: ns, labels: { [SERVICE_NAME_LABEL]: name } },
     addressType: family,
-    endpoints: [{ addresses: [deps.apiServerIP], conditions: { ready: true } }],
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
     ports: endpointPorts,
   };
   // Upstream writes its own slice wholesale, labels included.
