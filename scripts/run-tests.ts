@@ -2,12 +2,15 @@
  * `npm test`: every *.test.ts under src/ and test/ with node's built-in
  * runner and the tsx loader, so CI prints node's normal summary. Host tools
  * the tests drive (etcd, …) are installed from Debian's packages first when
- * missing. Arguments narrow the run to files whose path contains one of them.
+ * missing, and a whole run builds the Debian base images it uses when they
+ * are not cached yet. Arguments narrow the run to files whose path contains
+ * one of them.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureHostTools, type HostTool } from "../src/machinery/debian-packages.js";
+import { ensureTestBaseImages } from "../test/support/base-images.js";
 
 /** What the suite drives for real; CI's .ci/run installs the same packages. */
 const TEST_TOOLS: HostTool[] = [
@@ -23,6 +26,7 @@ const TEST_TOOLS: HostTool[] = [
   { command: "docker-registry", debianPackage: "docker-registry", neededFor: "image pull tests" },
   { command: "skopeo", debianPackage: "skopeo", neededFor: "pushing test images" },
   { command: "buildah", debianPackage: "buildah", neededFor: "registry tests with a real client" },
+  { command: "ctr", debianPackage: "containerd", neededFor: "ctr images pull from the cluster registry" },
   { command: "umoci", debianPackage: "umoci", neededFor: "OCI image layout tests" },
   { command: "htpasswd", debianPackage: "apache2-utils", neededFor: "registry auth tests" },
 ];
@@ -41,6 +45,8 @@ const args = process.argv.slice(2);
 const filters = args.filter((a) => !a.startsWith("-"));
 const flags = args.filter((a) => a.startsWith("-"));
 ensureHostTools(TEST_TOOLS, (line) => console.log(`skiff tests: ${line}`));
+// The whole suite needs the Debian base images (image builds, the expense app); tests never download them.
+if (filters.length === 0) await ensureTestBaseImages((line) => console.log(`skiff tests: ${line}`));
 const files = ["src", "test"]
   .flatMap((d) => find(d))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
