@@ -5,11 +5,18 @@
  * start, mode 0600), and serves with the API server's certificate (the
  * cluster's server CA, the same names and addresses).
  *
+ * The registry's name is `localhost:PORT` (5000 by default), published in
+ * KEP-1755's ConfigMap `kube-public/local-registry-hosting`; every node maps
+ * that name to the server (see runtime/images/cluster-registry.ts).
+ *
  * `skiff registry login-password` prints a short-lived password, as
  * `aws ecr get-login-password` does: `skiff registry login-password |
- * skopeo login --username skiff --password-stdin HOST:5000`. The username
+ * skopeo login --username skiff --password-stdin localhost:5000`. The username
  * is always `skiff` (ECR's is always `AWS`): it names nobody, the password
  * carries the rights (pull, push and delete on every repository).
+ *
+ * The registry also asks for client certificates from the cluster's client
+ * CA: a node's own (`system:node:NAME`) pulls without any password.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -43,6 +50,8 @@ export interface ServerRegistryOptions {
   readonly port: number;
   readonly certFile: string;
   readonly keyFile: string;
+  /** The cluster's client CA: nodes' certificates from it pull as the node. */
+  readonly clientCaFile?: string;
   readonly anonymousPull: readonly string[];
   readonly logger: Logger;
 }
@@ -50,27 +59,47 @@ export interface ServerRegistryOptions {
 /** How often unreferenced blobs are collected. */
 const GC_PERIOD_MS = 60 * 60_000;
 
-/** Starts the registry; resolves with its stop function, or undefined (logged) when it cannot listen. */
-export async function startServerRegistry(o: ServerRegistryOptions): Promise<(() => Promise<void>) | undefined> {
+/** The registry as the server runs it. */
+export interface ServerRegistry {
+  /** The port it listens on (the real one when 0 was asked). */
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the registry; resolves with it, or undefined (logged) when it cannot listen. */
+export async function startServerRegistry(o: ServerRegistryOptions): Promise<ServerRegistry | undefined> {
   const log = o.logger.with({ component: "registry" });
   const { startRegistry } = await import("../registry/index.js");
   try {
     const registry = await startRegistry({
       dir: o.dir,
       listen: { host: o.host, port: o.port },
-      tls: { certPem: readFileSync(o.certFile, "utf8"), keyPem: readFileSync(o.keyFile, "utf8") },
+      tls: {
+        certPem: readFileSync(o.certFile, "utf8"),
+        keyPem: readFileSync(o.keyFile, "utf8"),
+        ...(o.clientCaFile !== undefined ? { clientCaPem: readFileSync(o.clientCaFile, "utf8") } : {}),
+      },
       signingKey: ensureRegistrySigningKey(o.dataDir),
       anonymousPull: o.anonymousPull,
       logger: log,
     });
-    log.info("image registry listening", { address: o.host, port: registry.port, dir: o.dir, login: "skiff registry login-password | skopeo login --username skiff --password-stdin HOST:PORT" });
+    log.info("image registry listening", {
+      address: o.host,
+      port: registry.port,
+      name: `localhost:${registry.port}`,
+      dir: o.dir,
+      login: `skiff registry login-password | skopeo login --username skiff --password-stdin localhost:${registry.port}`,
+    });
     const timer = setInterval(() => {
       registry.garbageCollect().catch((err: Error) => log.warn("registry garbage collection failed", { err: err.message }));
     }, GC_PERIOD_MS);
     timer.unref();
-    return async () => {
-      clearInterval(timer);
-      await registry.stop();
+    return {
+      port: registry.port,
+      async stop() {
+        clearInterval(timer);
+        await registry.stop();
+      },
     };
   } catch (err) {
     log.error("the image registry could not start; free the port, pass --registry-port (0: any free port), or --disable registry", {

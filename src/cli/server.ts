@@ -39,6 +39,8 @@ import type { EmbeddedEtcd } from "../etcd/embedded-etcd.js";
 import { prepareServerJoin, startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
 import { readServerBootstrapFiles, serverBootstrapRoute } from "../etcd/server-bootstrap.js";
 import { startNetworkAddons } from "./network-addons.js";
+import { localRegistryHosting } from "../registry/hosting.js";
+import { publishLocalRegistryHosting } from "../registry/publish-hosting.js";
 import { startServerRegistry } from "./registry.js";
 import { startServerAgent } from "./server-agent.js";
 import { ensureServiceAccountKey, serviceAccountKeyPath } from "../apiserver/auth/serviceaccount/keys.js";
@@ -378,17 +380,31 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       },
       logger: log,
     });
+    let registryPort: number | undefined;
     if (!disabled.includes("registry")) {
-      stopRegistry = await startServerRegistry({
+      const registry = await startServerRegistry({
         dataDir,
         dir: flags.registryDir ?? join(dataDir, "registry"),
         host: flags.bindAddress,
         port: addonPorts.registry,
         certFile: pki.serving.certFile,
         keyFile: pki.serving.keyFile,
+        clientCaFile: pki.clientCa.certFile,
         anonymousPull: flags.registryAnonymousPull ?? [],
         logger: log,
       });
+      stopRegistry = registry?.stop;
+      registryPort = registry?.port;
+    }
+    {
+      // KEP-1755's ConfigMap: how nodes (and tools) learn the registry's name; repaired as upstream's reconcilers are.
+      const clusterAddress = flags.bindAddress.startsWith("127.") || flags.bindAddress === "::1" ? undefined : advertiseAddress(flags.bindAddress);
+      const hosting = registryPort === undefined ? undefined : localRegistryHosting(registryPort, clusterAddress);
+      const publish = () => publishLocalRegistryHosting(apiServer.objects("", "v1", "configmaps"), hosting, log.with({ component: "registry" }));
+      await publish();
+      const t = setInterval(() => void publish(), 60_000);
+      t.unref();
+      timers.push(t);
     }
     if (kubeletConfig) {
       stopAgent = await startServerAgent({

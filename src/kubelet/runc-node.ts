@@ -40,7 +40,10 @@ import { systemVxlanDataplane, vxlanDeviceName } from "../network/cni/vxlan.js";
 import { NetworkPolicyEnforcer } from "../network/policy/enforcer.js";
 import { chooseProxyMode } from "../network/proxy/proxy-mode.js";
 import { type ProxyMode, ServiceProxy } from "../network/proxy/service-proxy.js";
-import { loadRegistryConfig } from "../runtime/images/registry-config.js";
+import { isNotFound } from "../machinery/status-error.js";
+import { LOCAL_REGISTRY_HOSTING } from "../registry/hosting.js";
+import { ClusterRegistry } from "../runtime/images/cluster-registry.js";
+import { EMPTY_REGISTRY_CONFIG, loadRegistryConfig } from "../runtime/images/registry-config.js";
 import { FileImageStore, imageStoreRoot } from "../runtime/images/store.js";
 import { RuncRuntime } from "../runtime/runc/runc-runtime.js";
 import { formatRuntimeError } from "../runtime/types.js";
@@ -76,6 +79,11 @@ export interface RuncNodeOptions {
   readonly serviceCidr: string;
   /** k3s' registries.yaml (mirrors, credentials, TLS) for image pulls. */
   readonly registriesFile?: string;
+  /**
+   * The API server's host as the node reaches it now, when `client.server` is not it (an agent behind its server
+   * balancer): the cluster registry is reached there.
+   */
+  readonly apiServerHost?: () => string;
   /** Address the kubelet API listens on (0.0.0.0). */
   readonly kubeletBindAddress?: string;
   /** Run the service proxy (kube-proxy's nftables mode) on this node; default true. */
@@ -106,11 +114,32 @@ export async function startRuncNode(o: RuncNodeOptions): Promise<RunningAgent> {
   const rest = new RestClient({ ...o.client, userAgent: o.client.userAgent ?? "skiff-kubelet" }, { maxSockets: 16 });
   const cleanups: (() => Promise<void> | void)[] = [() => rest.close()];
   try {
-    const images = new FileImageStore({
-      root: imageStoreRoot(o.dataDir),
-      ...(o.registriesFile ? { registryConfig: loadRegistryConfig(o.registriesFile) } : {}),
-      log,
+    // The cluster registry by name (`localhost:PORT`), with no configuration: reached at the API server's
+    // host, trusting the cluster CA, pulling as this node (see cluster-registry.ts).
+    const hosting = new ResourceClient<ConfigMap>(rest, CONFIGMAPS).namespace(LOCAL_REGISTRY_HOSTING.namespace);
+    const clusterRegistry = new ClusterRegistry({
+      base: o.registriesFile ? loadRegistryConfig(o.registriesFile) : EMPTY_REGISTRY_CONFIG,
+      access: {
+        serverHost: o.apiServerHost ?? new URL(o.client.server).hostname.replace(/^\[(.*)\]$/, "$1"),
+        ...(o.client.caPem !== undefined ? { caPem: o.client.caPem } : {}),
+        ...(o.client.certPem !== undefined && o.client.keyPem !== undefined ? { certPem: o.client.certPem, keyPem: o.client.keyPem } : {}),
+      },
+      read: (signal) =>
+        hosting.get(LOCAL_REGISTRY_HOSTING.name, { signal }).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }),
+      logger: log,
     });
+    {
+      const abort = new AbortController();
+      const running = clusterRegistry.run(abort.signal);
+      cleanups.unshift(async () => {
+        abort.abort();
+        await running;
+      });
+    }
+    const images = new FileImageStore({ root: imageStoreRoot(o.dataDir), registryConfig: () => clusterRegistry.config(), log });
     const network = new CniPodNetwork({
       stateDir: join(agentDir, "cni"),
       binDirs: cfg.network.cniBinDirs,

@@ -14,6 +14,12 @@
  * pull, push and delete on every repository and the catalog. Anonymous
  * clients (no credentials) get pull on the repositories matched by the
  * `anonymousPull` globs and nothing else.
+ *
+ * Nodes: a client that shows no Basic credentials but a TLS client
+ * certificate from the cluster's client CA naming a node (`CN=system:node:NAME`,
+ * `O=system:nodes`, the kubelet's own) gets **pull** on every repository and
+ * nothing else: every node can run the cluster's images with no
+ * configuration, and a compromised node still cannot replace them.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
@@ -111,7 +117,17 @@ export function globMatch(glob: string, name: string): boolean {
 }
 
 /** Who a token request is from. */
-export type Principal = { kind: "login" } | { kind: "anonymous" };
+export type Principal = { kind: "login" } | { kind: "node"; name: string } | { kind: "anonymous" };
+
+/** The node a client certificate subject names (`CN=system:node:NAME`, `O=system:nodes`), as the API server's Node authorizer reads it. */
+export function nodeFromSubject(subject: { readonly CN?: string | readonly string[]; readonly O?: string | readonly string[] } | undefined): string | undefined {
+  if (subject === undefined) return undefined;
+  const list = (v: string | readonly string[] | undefined): readonly string[] => (v === undefined ? [] : typeof v === "string" ? [v] : v);
+  const cn = list(subject.CN);
+  if (cn.length !== 1 || !list(subject.O).includes("system:nodes")) return undefined;
+  const m = /^system:node:(.+)$/.exec(cn[0] as string);
+  return m?.[1];
+}
 
 /** Issues and checks tokens with one signing key. */
 export class TokenAuthority {
@@ -147,6 +163,9 @@ export class TokenAuthority {
       let allowed: string[];
       if (who.kind === "login") {
         allowed = r.type === "repository" || (r.type === "registry" && r.name === "catalog") ? [...r.actions] : [];
+      } else if (who.kind === "node") {
+        // Pull only: `*` would include push and delete, so it is narrowed to pull too.
+        allowed = r.type === "repository" && r.actions.some((a) => a === "pull" || a === "*") ? ["pull"] : [];
       } else {
         const pullable = r.type === "repository" && this.anonymousPull.some((g) => globMatch(g, r.name));
         allowed = pullable ? r.actions.filter((a) => a === "pull") : [];

@@ -5,7 +5,7 @@
  *
  * Routes (name = repository name, may contain `/`):
  *   GET /v2/                                   API version check (needs any valid token)
- *   GET|POST /v2/token                         token endpoint (Basic `skiff:<login password>`, or anonymous)
+ *   GET|POST /v2/token                         token endpoint (Basic `skiff:<login password>`, a node's client certificate, or anonymous)
  *   GET /v2/_catalog?n=&last=                  repositories (scope registry:catalog:*)
  *   GET /v2/<name>/tags/list?n=&last=          tags
  *   GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>
@@ -18,8 +18,9 @@ import { createReadStream } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../machinery/log.js";
-import { type Access, covers, formatScope, LOGIN_USERNAME, parseScope, type Principal, SERVICE, type SigningKey, TokenAuthority } from "./auth.js";
+import { type Access, covers, formatScope, LOGIN_USERNAME, nodeFromSubject, parseScope, type Principal, SERVICE, type SigningKey, TokenAuthority } from "./auth.js";
 import { RegistryError, writeError } from "./errors.js";
 import { garbageCollect, type GcResult } from "./gc.js";
 import { DOCKER_LIST, DOCKER_MANIFEST, isForeign, OCI_INDEX, OCI_MANIFEST, type ParsedManifest, parseManifest } from "./manifests.js";
@@ -30,7 +31,11 @@ export interface RegistryOptions {
   /** Storage directory (`<data-dir>/registry`). */
   readonly dir: string;
   readonly listen: { readonly host: string; readonly port: number };
-  readonly tls: { readonly keyPem: string; readonly certPem: string };
+  /**
+   * Serving key and certificate; `clientCaPem` (the cluster's client CA) makes the
+   * registry ask for client certificates, so nodes can pull as themselves (see auth.ts).
+   */
+  readonly tls: { readonly keyPem: string; readonly certPem: string; readonly clientCaPem?: string };
   /** Signs login passwords and access tokens. */
   readonly signingKey: SigningKey;
   /** Repository globs anonymous clients may pull (`*` within a path component, `**` across). */
@@ -332,13 +337,25 @@ class Registry {
         });
       }
       who = { kind: "login" };
+    } else {
+      const node = this.peerNode(ctx);
+      if (node !== undefined) who = { kind: "node", name: node };
     }
     const granted = this.auth.grant(who, requested);
-    const t = await this.auth.issue(who.kind === "login" ? LOGIN_USERNAME : "", granted);
+    const subject = who.kind === "login" ? LOGIN_USERNAME : who.kind === "node" ? `system:node:${who.name}` : "";
+    const t = await this.auth.issue(subject, granted);
     const body: Record<string, unknown> = oauth
       ? { access_token: t.token, scope: granted.filter((a) => a.actions.length > 0).map(formatScope).join(" "), expires_in: t.expiresIn, issued_at: t.issuedAt }
       : { token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt };
     return this.json(ctx, 200, body);
+  }
+
+  /** The node the TLS client certificate names, when the cluster's client CA signed it (checked by the TLS layer). */
+  private peerNode(ctx: Ctx): string | undefined {
+    if (this.opts.tls.clientCaPem === undefined) return undefined;
+    const socket = ctx.req.socket as TLSSocket;
+    if (!socket.authorized) return undefined;
+    return nodeFromSubject(socket.getPeerCertificate()?.subject);
   }
 
   // ---- responses
@@ -654,7 +671,9 @@ class Registry {
 export async function startRegistry(opts: RegistryOptions): Promise<RunningRegistry> {
   const registry = new Registry(opts);
   const logger = opts.logger;
-  const server: Server = createServer({ key: opts.tls.keyPem, cert: opts.tls.certPem }, (req, res) => {
+  // A client certificate is asked for, never required: logins and anonymous pulls come without one.
+  const clientAuth = opts.tls.clientCaPem === undefined ? {} : { requestCert: true, rejectUnauthorized: false, ca: opts.tls.clientCaPem };
+  const server: Server = createServer({ key: opts.tls.keyPem, cert: opts.tls.certPem, ...clientAuth }, (req, res) => {
     void registry.handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {

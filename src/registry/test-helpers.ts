@@ -36,6 +36,8 @@ export interface TestRegistryServer {
 export interface CallOptions {
   readonly headers?: Record<string, string>;
   readonly body?: Buffer | string;
+  /** A TLS client certificate to show. */
+  readonly clientCert?: { readonly certPem: string; readonly keyPem: string };
 }
 export interface CallResult {
   readonly status: number;
@@ -44,7 +46,8 @@ export interface CallResult {
   json(): unknown;
 }
 
-export async function startTestRegistryServer(extra: Partial<RegistryOptions> = {}): Promise<TestRegistryServer> {
+/** `clientCaPem`: the registry asks for client certificates from this CA (nodes pull as themselves). */
+export async function startTestRegistryServer(extra: Partial<RegistryOptions> = {}, clientCaPem?: string): Promise<TestRegistryServer> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-registry-"));
   const dataDir = join(dir, "data");
   const certDir = join(dir, "certs");
@@ -56,7 +59,7 @@ export async function startTestRegistryServer(extra: Partial<RegistryOptions> = 
   const opts: RegistryOptions = {
     dir: dataDir,
     listen: { host: "127.0.0.1", port: 0 },
-    tls: { keyPem: cert.keyPem, certPem: cert.certPem },
+    tls: { keyPem: cert.keyPem, certPem: cert.certPem, ...(clientCaPem !== undefined ? { clientCaPem } : {}) },
     signingKey,
     logger: silentLogger,
     ...extra,
@@ -68,7 +71,8 @@ export async function startTestRegistryServer(extra: Partial<RegistryOptions> = 
       const body = o.body === undefined ? undefined : Buffer.from(o.body);
       const headers: Record<string, string | number> = { ...o.headers };
       if (body !== undefined) headers["Content-Length"] = body.length;
-      const req = request({ host: "127.0.0.1", port, method, path, headers, ca: ca.certPem, agent: false }, (res) => {
+      const client = o.clientCert ? { cert: o.clientCert.certPem, key: o.clientCert.keyPem } : {};
+      const req = request({ host: "127.0.0.1", port, method, path, headers, ca: ca.certPem, agent: false, ...client }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
@@ -107,11 +111,16 @@ export async function startTestRegistryServer(extra: Partial<RegistryOptions> = 
 }
 
 /** A Bearer token for `scopes` from the registry's token endpoint, with the given Basic credentials (or none). */
-export async function fetchToken(t: TestRegistryServer, scopes: readonly string[], creds?: { username: string; password: string }): Promise<CallResult & { token?: string }> {
+export async function fetchToken(
+  t: TestRegistryServer,
+  scopes: readonly string[],
+  creds?: { username: string; password: string },
+  clientCert?: CallOptions["clientCert"],
+): Promise<CallResult & { token?: string }> {
   const q = new URLSearchParams({ service: "skiff-registry" });
   for (const s of scopes) q.append("scope", s);
   const headers: Record<string, string> = {};
   if (creds) headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
-  const r = await t.call("GET", `/v2/token?${q}`, { headers });
+  const r = await t.call("GET", `/v2/token?${q}`, { headers, ...(clientCert ? { clientCert } : {}) });
   return { ...r, token: r.status === 200 ? (r.json() as { token: string }).token : undefined };
 }

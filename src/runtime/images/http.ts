@@ -81,9 +81,9 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     const t = req.tls;
     try {
       tlsOpts = {
-        ...(t?.caFile ? { ca: tlsFile(t.caFile) } : {}),
-        ...(t?.certFile ? { cert: tlsFile(t.certFile) } : {}),
-        ...(t?.keyFile ? { key: tlsFile(t.keyFile) } : {}),
+        ...(t?.caPem ? { ca: t.caPem } : t?.caFile ? { ca: tlsFile(t.caFile) } : {}),
+        ...(t?.certPem ? { cert: t.certPem } : t?.certFile ? { cert: tlsFile(t.certFile) } : {}),
+        ...(t?.keyPem ? { key: t.keyPem } : t?.keyFile ? { key: tlsFile(t.keyFile) } : {}),
         rejectUnauthorized: !t?.insecureSkipVerify,
       };
     } catch (err) {

@@ -31,12 +31,20 @@ export interface RegistryAuth {
   readonly identityToken?: string;
 }
 
-/** TLS settings for one registry host (k3s `configs.<host>.tls`). */
+/**
+ * TLS settings for one registry host (k3s `configs.<host>.tls`). The PEM
+ * fields are never read from registries.yaml: the agent sets them for the
+ * cluster registry (cluster CA, the node's own certificate), which it holds
+ * in memory; a file and a PEM for the same thing: the PEM wins.
+ */
 export interface RegistryTls {
   readonly caFile?: string;
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly insecureSkipVerify?: boolean;
+  readonly caPem?: string;
+  readonly certPem?: string;
+  readonly keyPem?: string;
 }
 
 /** One mirror entry (k3s `mirrors.<registry>`). */
@@ -45,6 +53,12 @@ export interface RegistryMirror {
   readonly endpoint: readonly string[];
   /** Repository rewrites (regexp → replacement with `$1`…), applied when pulling through this mirror's endpoints. */
   readonly rewrite?: Readonly<Record<string, string>>;
+  /**
+   * Never fall back to the registry's own host (not a registries.yaml field): set for the cluster
+   * registry, whose name `localhost:PORT` is only an alias on a node, so that a missing image reads
+   * "not found" rather than whatever the node's own localhost answers.
+   */
+  readonly mirrorOnly?: boolean;
 }
 
 /** The whole registries configuration. */
@@ -216,7 +230,7 @@ export function registryEndpoints(
     url: endpointUrl(e, `mirrors["${domain}"].endpoint`),
     ...(mirror?.rewrite ? { rewrite: mirror.rewrite } : {}),
   }));
-  if (!urls.some((u) => hostOf(u.url) === domain)) urls.push({ url: endpointUrl(defaultEndpoint(domain), "default endpoint") });
+  if (!mirror?.mirrorOnly && !urls.some((u) => hostOf(u.url) === domain)) urls.push({ url: endpointUrl(defaultEndpoint(domain), "default endpoint") });
   return urls.map(({ url, rewrite }) => {
     const host = hostOf(url);
     const hostConfig = config.configs[host] ?? config.configs[domain] ?? config.configs["*"];

@@ -28,6 +28,9 @@
  *   write under the user `system:skiff-controller` (k3s' `system:k3s-controller`):
  *   cluster DNS (CoreDNS' `system:coredns` rules) and the ingress controller
  *   (ingress-nginx's and Traefik's rules).
+ * - `skiff:local-registry-hosting-reader` (a Role in kube-public, bound to
+ *   system:authenticated) lets anyone signed in, nodes included, get KEP-1755's
+ *   `local-registry-hosting` ConfigMap, which says where the cluster registry is.
  * - the `system:node` binding has no subjects, as upstream: nodes are
  *   authorized by the Node authorizer (or, until it is in the chain, by
  *   {@link NodeRoleAuthorizer} with this role's rules).
@@ -394,15 +397,21 @@ const LOCAL_PATH_RULES: PolicyRule[] = [
   rule(["get", "list", "watch"], [STORAGE], ["storageclasses"]),
 ];
 
-/** Namespaced roles (namespace_policy.go): leader locking and the authentication config reader, in kube-system. */
+/**
+ * Namespaced roles (namespace_policy.go): leader locking and the authentication config reader, in kube-system;
+ * and skiff's `skiff:local-registry-hosting-reader` in kube-public, letting everyone authenticated (nodes
+ * first: their kubelets learn the registry's port from it) read KEP-1755's ConfigMap, as kubeadm lets
+ * everyone read kube-public's cluster-info.
+ */
 function namespaceRoles(): Role[] {
-  const role = (name: string, rules: PolicyRule[]): Role => ({
+  const role = (name: string, rules: PolicyRule[], namespace = "kube-system"): Role => ({
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
-    metadata: { name, namespace: "kube-system", labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: "true" } },
+    metadata: { name, namespace, labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: "true" } },
     rules,
   });
   return [
+    role("skiff:local-registry-hosting-reader", [rule(["get"], [CORE], ["configmaps"], ["local-registry-hosting"])], "kube-public"),
     role("extension-apiserver-authentication-reader", [rule(READ, [CORE], ["configmaps"], ["extension-apiserver-authentication"])]),
     role("system::leader-locking-kube-controller-manager", [rule(["watch"], [CORE], ["configmaps"]), rule(["get", "update"], [CORE], ["configmaps"], ["kube-controller-manager"])]),
     role("system::leader-locking-kube-scheduler", [rule(["watch"], [CORE], ["configmaps"]), rule(["get", "update"], [CORE], ["configmaps"], ["kube-scheduler"])]),
@@ -410,14 +419,15 @@ function namespaceRoles(): Role[] {
 }
 
 function namespaceRoleBindings(): RoleBinding[] {
-  const binding = (name: string, roleName: string, subjects: Subject[]): RoleBinding => ({
+  const binding = (name: string, roleName: string, subjects: Subject[], namespace = "kube-system"): RoleBinding => ({
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "RoleBinding",
-    metadata: { name, namespace: "kube-system", labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: "true" } },
+    metadata: { name, namespace, labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: "true" } },
     roleRef: { apiGroup: RBAC, kind: "Role", name: roleName },
     subjects,
   });
   return [
+    binding("skiff:local-registry-hosting-reader", "skiff:local-registry-hosting-reader", [group("system:authenticated")], "kube-public"),
     binding("system::extension-apiserver-authentication-reader", "extension-apiserver-authentication-reader", [user("system:kube-controller-manager"), user("system:kube-scheduler")]),
     binding("system::leader-locking-kube-controller-manager", "system::leader-locking-kube-controller-manager", [user("system:kube-controller-manager"), serviceAccount("kube-system", "kube-controller-manager")]),
     binding("system::leader-locking-kube-scheduler", "system::leader-locking-kube-scheduler", [user("system:kube-scheduler"), serviceAccount("kube-system", "kube-scheduler")]),
