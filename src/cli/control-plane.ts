@@ -88,8 +88,17 @@ export function startControlPlane(opts: ControlPlaneOptions): () => Promise<void
   if (!cfg.controllerManager && !cfg.scheduler) return async () => {};
   const worker = new Worker(workerEntry("control-plane-worker"), { workerData: cfg });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  let started = false;
+  worker.once("message", (m) => {
+    if (m === "started") started = true;
+  });
   worker.on("error", (err) => opts.logger.error("control-plane components failed", { err: err.message }));
   return async () => {
+    // A worker still loading its modules holds no Lease yet: end it now rather than wait for it to boot.
+    if (!started) {
+      await worker.terminate();
+      return;
+    }
     worker.postMessage("stop");
     const timer = setTimeout(() => void worker.terminate(), 10_000);
     await exited;
