@@ -55,12 +55,13 @@ function readTls(tls: EtcdTlsOptions): NonNullable<IOptions["credentials"]> {
 }
 
 /**
- * A client for `endpoints` that contacts etcd only when first used. Fails
- * with {@link StoreOpenError} when a TLS file cannot be read.
+ * A client for `endpoints` that contacts etcd only when first used; its
+ * calls require a leader unless `requireLeader` is false. Fails with
+ * {@link StoreOpenError} when a TLS file cannot be read.
  */
-export function createEtcdClient(endpoints: readonly string[], tls?: EtcdTlsOptions): Etcd3 {
+export function createEtcdClient(endpoints: readonly string[], tls?: EtcdTlsOptions, opts: { readonly requireLeader?: boolean } = {}): Etcd3 {
   const policy = passthroughPolicy();
-  return new Etcd3({
+  const client = new Etcd3({
     hosts: [...endpoints],
     credentials: tls ? readTls(tls) : undefined,
     faultHandling: { host: () => policy, global: policy },
@@ -76,6 +77,34 @@ export function createEtcdClient(endpoints: readonly string[], tls?: EtcdTlsOpti
       "grpc.keepalive_timeout_ms": 10_000,
     },
   });
+  // Diagnostics (skiff doctor) must still reach a member that lost its leader, to say so.
+  if (opts.requireLeader !== false) requireLeader(client);
+  return client;
+}
+
+interface GrpcMetadata {
+  clone(): GrpcMetadata;
+  set(key: string, value: string): void;
+}
+
+/**
+ * Every call carries etcd's `hasleader` metadata (clientv3's
+ * WithRequireLeader, which kube-apiserver puts on its watches), so a member
+ * that has lost its leader refuses at once with "etcdserver: no leader"
+ * instead of holding the request until its deadline: without quorum, writes
+ * fail fast and watches end so clients notice. etcd3 builds each call's
+ * metadata in its connection pool's authenticator and has no option for
+ * extra keys, hence the wrapper around that one method.
+ */
+function requireLeader(client: Etcd3): void {
+  const auth = (client as unknown as { pool?: { authenticator?: { getMetadata?: () => Promise<GrpcMetadata> } } }).pool?.authenticator;
+  const original = auth?.getMetadata?.bind(auth);
+  if (!auth || !original) throw new Error("etcd3's connection pool has changed shape: cannot require a leader on etcd calls");
+  auth.getMetadata = async () => {
+    const metadata = (await original()).clone();
+    metadata.set("hasleader", "true");
+    return metadata;
+  };
 }
 
 /**

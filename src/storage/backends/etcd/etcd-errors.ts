@@ -94,6 +94,9 @@ export async function translateEtcdError(
       err,
     );
   }
+  if (/etcdserver: no leader/.test(msg)) {
+    return new StoreUnavailableError(`etcd has no leader: its cluster has lost quorum, so it can neither read nor write until a majority of members is back (${op} via ${endpoints})`, err);
+  }
   if (isUnavailable(err)) {
     return new StoreUnavailableError(
       `etcd at ${endpoints} is unreachable (${op}: ${msg}); check that etcd is running and reachable`,
