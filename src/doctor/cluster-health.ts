@@ -111,7 +111,12 @@ export function diagnoseDns(services: readonly Service[], slices: readonly Endpo
 /** Store size and snapshot age, when doctor runs where the data dir is. */
 export function diagnoseStore(store: StoreFacts, now: Date): Finding[] {
   const out: Finding[] = [];
-  const sizeLine = store.dbPath ? `store ${store.dbPath}: ${humanBytes(store.dbBytes ?? 0)}` : "store: not the embedded sqlite file (an external datastore)";
+  const etcdSize = store.etcd?.members.find((m) => m.status)?.status?.dbSize;
+  const sizeLine = store.dbPath
+    ? `store ${store.dbPath}: ${humanBytes(store.dbBytes ?? 0)}`
+    : etcdSize !== undefined
+      ? `store: embedded etcd, ${humanBytes(etcdSize)}`
+      : "store: not the embedded sqlite file (an external datastore)";
   const newest = [...store.snapshots].sort((a, b) => b.mtime.getTime() - a.mtime.getTime())[0];
   const evidence = [sizeLine, newest ? `newest snapshot ${newest.name} at ${newest.mtime.toISOString()} (${humanBytes(newest.bytes)})` : `no snapshot in ${store.snapshotDir}`];
   if (!newest || now.getTime() - newest.mtime.getTime() > SNAPSHOT_MAX_AGE_MS) {
@@ -128,7 +133,7 @@ export function diagnoseStore(store: StoreFacts, now: Date): Finding[] {
     out.push({
       object: "Cluster store",
       severity: "info",
-      cause: `The store is ${humanBytes(store.dbBytes ?? 0)}; the newest snapshot is ${humanDuration(now.getTime() - newest.mtime.getTime())} old.`,
+      cause: `The store is ${humanBytes(store.dbBytes ?? etcdSize ?? 0)}; the newest snapshot is ${humanDuration(now.getTime() - newest.mtime.getTime())} old.`,
       fix: "Nothing to do.",
       evidence,
     });

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { readEtcdFacts } from "./etcd-facts.js";
 import type {
   Event,
   Namespace,
@@ -105,6 +106,13 @@ export function readStoreFacts(dataDir: string): StoreFacts | undefined {
   return { dataDir, dbPath: existsSync(dbPath) ? dbPath : undefined, dbBytes, snapshotDir, snapshots };
 }
 
+/** Adds the embedded etcd cluster's facts, when the data dir runs one. */
+async function withEtcd(facts: StoreFacts | undefined, dataDir: string): Promise<StoreFacts | undefined> {
+  if (!facts) return undefined;
+  const etcd = await readEtcdFacts(dataDir);
+  return etcd ? { ...facts, etcd } : facts;
+}
+
 /** Lists everything, fetches log tails of crashing containers, and diagnoses. */
 export async function collectAndDiagnose(rest: RestClient, o: CollectOptions): Promise<Report> {
   const ns = o.allNamespaces ? undefined : (o.namespace ?? "default");
@@ -153,7 +161,7 @@ export async function collectAndDiagnose(rest: RestClient, o: CollectOptions): P
     resourceQuotas,
     namespaces,
     logs,
-    store: o.dataDir ? readStoreFacts(o.dataDir) : undefined,
+    store: o.dataDir ? await withEtcd(readStoreFacts(o.dataDir), o.dataDir) : undefined,
   };
   return diagnose(view, { namespaces: ns ? new Set([ns]) : undefined, singlePod: !!o.pod });
 }

@@ -5,6 +5,7 @@
  */
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { diagnoseDns, diagnoseNodes, diagnoseStore } from "./cluster-health.js";
+import { diagnoseEtcd } from "./etcd-health.js";
 import { diagnoseCrashLoop, isCrashing } from "./crash-loop.js";
 import { describeEvent, eventsFor } from "./events.js";
 import { diagnoseImagePull, isPullFailure } from "./image-pull.js";
@@ -139,6 +140,7 @@ export function diagnose(view: ClusterView, scope: DiagnoseScope = {}): Report {
   if (!scope.singlePod) {
     findings.push(...diagnoseDns(view.services, view.endpointSlices));
     if (view.store) findings.push(...diagnoseStore(view.store, view.now));
+    if (view.store?.etcd) findings.push(...diagnoseEtcd(view.store.etcd));
     for (const ns of view.namespaces) {
       if (scope.namespaces && !scope.namespaces.has(ns.metadata?.name ?? "")) continue;
       const f = diagnoseTerminatingNamespace(ns, view.now);

@@ -16,6 +16,7 @@ import type {
 } from "kubernetes-types/core/v1.js";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.js";
 import type { StorageClass } from "kubernetes-types/storage/v1.js";
+import type { EtcdFacts } from "./etcd-facts.js";
 
 /** How bad a finding is: `error` and `warning` make the cluster unhealthy; `info` does not. */
 export type Severity = "error" | "warning" | "info";
@@ -45,6 +46,8 @@ export interface StoreFacts {
   readonly snapshotDir: string;
   /** Snapshot files found, with their modification times. */
   readonly snapshots: readonly { readonly name: string; readonly mtime: Date; readonly bytes: number }[];
+  /** The embedded etcd cluster, when the server runs one. */
+  readonly etcd?: EtcdFacts;
 }
 
 /** Everything the diagnoses look at. Lists are cluster-wide unless noted. */
