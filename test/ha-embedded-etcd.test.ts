@@ -14,7 +14,8 @@ import { after, describe, it } from "node:test";
 import { embeddedEtcdPaths, readEtcdMemberRecord } from "../src/etcd/embedded-etcd.js";
 import { type ServerOnDir, startServerOnDir } from "./support/restart.js";
 import { eventually } from "./support/eventually.js";
-import { skiff, stopProcess } from "./support/skiff.js";
+import { writeFastKubeletConfig } from "./support/sim-agent.js";
+import { skiff, skiffBackground, stopProcess, waitForLog } from "./support/skiff.js";
 import { freePort } from "./support/test-images.js";
 
 const hasEtcd = spawnSync("etcd", ["--version"], { encoding: "utf8" }).status === 0;
@@ -127,6 +128,7 @@ describe("embedded etcd (--cluster-init)", { skip: !hasEtcd && "etcd is not inst
 
 describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is not installed" }, () => {
   const dirs = ["a", "b", "c"].map((n) => mkdtempSync(join(tmpdir(), `skiff-etcd-${n}-`)));
+  // The agent's dir joins the list later (cleaned up with the rest).
   const [dirA, dirB, dirC] = dirs as [string, string, string];
   const pids: number[] = [];
   const servers = new Set<ServerOnDir>();
@@ -176,6 +178,12 @@ describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is n
     assert.deepEqual(members.members.map((m) => m.name).sort(), dirs.map((d) => readEtcdMemberRecord(d)!.name).sort());
     assert.ok(members.members.every((m) => !m.isLearner), "every member votes");
 
+    // skiff doctor describes the etcd cluster from any server's data dir.
+    const doctor = skiff(["doctor", "--kubeconfig", a.kubeconfig, "--data-dir", dirA, "-o", "json"]);
+    const etcdFinding = (JSON.parse(doctor.stdout) as { findings: { object: string; severity: string; cause: string }[] }).findings.find((f) => f.object === "etcd cluster");
+    assert.equal(etcdFinding?.severity, "info", doctor.stdout + doctor.stderr);
+    assert.match(etcdFinding!.cause, /etcd is healthy: 3 voting members, leader .*, data identical on every member at revision \d+/);
+
     // Written on A, read on C (a Secret: every server holds the same encryption key), and the other way round.
     assert.equal(kubectl(a, ["create", "secret", "generic", "shared", "--from-literal=k=v"]).status, 0);
     const got = kubectl(c, ["get", "secret", "shared", "-o", "jsonpath={.data.k}"]);
@@ -195,9 +203,34 @@ describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is n
     assert.equal(kubectl(c2, ["get", "configmap", "from-c", "-o", "name"]).stdout.trim(), "configmap/from-c");
     await eventually("C listed again", () => (apiEndpoints(a) === all ? true : undefined), 30_000);
 
-    // Killed, B drops out once its lease runs out (15 s TTL, 10 s reconcile).
-    await stopProcess(b.process, "SIGKILL");
-    servers.delete(b);
-    await eventually("a dead server to leave the endpoints", () => (apiEndpoints(a) === "127.0.0.2 127.0.0.4" ? true : undefined), 60_000);
+    // An agent joins through B; its local balancer learns every server from the kubernetes endpoints.
+    const agentDir = mkdtempSync(join(tmpdir(), "skiff-etcd-agent-"));
+    dirs.push(agentDir);
+    const agent = skiffBackground(["agent", "--server", `https://127.0.0.3:${port}`, "--token", token, "--runtime", "sim", "--simulate-nodes", "1", "--node-name", "sim-ha", "--data-dir", agentDir, "--kubelet-config", writeFastKubeletConfig(agentDir)]);
+    let agentLog = "";
+    agent.stderr?.on("data", (d: Buffer) => {
+      agentLog += d.toString();
+    });
+    try {
+      await waitForLog(agent, /msg="nodes registered"/);
+      await eventually("the agent to learn every server", () => /msg="API servers updated".*127\.0\.0\.2.*127\.0\.0\.4/.test(agentLog), 60_000);
+      const saved = JSON.parse(readFileSync(join(agentDir, "agent", "server-list.json"), "utf8")) as { servers: string[] };
+      assert.ok(saved.servers.includes(`https://127.0.0.2:${port}`), "the list is kept on disk");
+
+      // Killed, B drops out of the endpoints once its lease runs out (15 s TTL, 10 s reconcile), and the agent that
+      // joined through it moves to another server: its node keeps renewing its Lease.
+      await stopProcess(b.process, "SIGKILL");
+      servers.delete(b);
+      const killedAt = new Date();
+      await eventually("the agent to switch servers", () => /msg="switching API server" .*from=https:\/\/127\.0\.0\.3/.test(agentLog), 60_000);
+      await eventually("the node's Lease renewed after the kill", () => {
+        const renew = kubectl(a, ["get", "lease", "-n", "kube-node-lease", "sim-ha-0", "-o", "jsonpath={.spec.renewTime}"]).stdout.trim();
+        return renew !== "" && new Date(renew) > killedAt ? true : undefined;
+      }, 60_000);
+      await eventually("a dead server to leave the endpoints", () => (apiEndpoints(a) === "127.0.0.2 127.0.0.4" ? true : undefined), 60_000);
+      assert.equal(kubectl(a, ["get", "node", "sim-ha-0", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]).stdout, "True");
+    } finally {
+      await stopProcess(agent);
+    }
   });
 });

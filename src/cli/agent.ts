@@ -23,6 +23,8 @@ import { startAgent } from "../kubelet/agent.js";
 import { defaultDataDir } from "./data-dir.js";
 import { cleanupNodeNetworking } from "./node-cleanup.js";
 import { claimAgentDataDir, runningAgentPid } from "./server-lock.js";
+import { followApiServerEndpoints, startServerBalancer } from "../kubelet/server-balancer.js";
+import { RestClient } from "../client/rest-client.js";
 
 /** Flags of `skiff agent`. */
 export interface AgentFlags {
@@ -208,8 +210,15 @@ export function registerAgent(program: Command): void {
       const releaseDataDir = flags.runtime === "runc" ? claimAgentDataDir(flags.dataDir) : () => undefined;
       const nodeName = flags.nodeName ?? hostname().toLowerCase();
       const simNames = simulateNodes !== undefined ? Array.from({ length: simulateNodes }, (_, i) => `${nodeName}-${i}`) : undefined;
-      const nodeClients = simNames ? await simulatedNodeCredentials(flags, simNames, log) : undefined;
-      const { client, clientCaPem } = nodeClients && simNames ? { client: nodeClients.get(simNames[0]!)!, clientCaPem: undefined } : await agentCredentials(flags, log);
+      // Joined to skiff servers, the node talks to "the API server" through a local balancer that follows every live
+      // server (k3s' agent load balancer); skiff's certificates name 127.0.0.1, so TLS still verifies end to end.
+      const joinedVia = flags.server;
+      if (joinedVia && !/^https:\/\//.test(joinedVia)) throw new Error(`--server must be an https:// URL, not ${joinedVia}`);
+      const balancer =
+        joinedVia && !flags.kubeconfig && flags.token && parseJoinToken(flags.token) ? await startServerBalancer({ servers: [joinedVia], stateFile: join(flags.dataDir, "agent", "server-list.json"), logger: log }) : undefined;
+      const via: AgentFlags = balancer ? { ...flags, server: balancer.url } : flags;
+      const nodeClients = simNames ? await simulatedNodeCredentials(via, simNames, log) : undefined;
+      const { client, clientCaPem } = nodeClients && simNames ? { client: nodeClients.get(simNames[0]!)!, clientCaPem: undefined } : await agentCredentials(via, log);
       log.info("starting skiff agent", { server: client.server, runtime: flags.runtime, nodes: simulateNodes ?? 1, pid: process.pid });
       const agent =
         flags.runtime === "runc"
@@ -223,6 +232,7 @@ export function registerAgent(program: Command): void {
               clusterCidr: flags.clusterCidr,
               serviceCidr: flags.serviceCidr,
               registriesFile: flags.privateRegistry,
+              ...(balancer ? { apiServerHost: () => new URL(balancer.active()).hostname.replace(/^\[(.*)\]$/, "$1") } : {}),
               kubeProxy: !flags.disableKubeProxy,
               ...(flags.proxyMode !== undefined ? { proxyMode: flags.proxyMode } : {}),
               networkPolicy: !flags.disableNetworkPolicy,
@@ -241,12 +251,14 @@ export function registerAgent(program: Command): void {
       const shutdown = async (sig: string) => {
         log.info("shutting down", { signal: sig });
         await agent.stop();
+        await balancer?.stop();
         releaseDataDir();
         process.exit(0);
       };
       process.once("SIGINT", () => void shutdown("SIGINT"));
       process.once("SIGTERM", () => void shutdown("SIGTERM"));
       await agent.registered;
+      if (balancer && joinedVia) followApiServerEndpoints(balancer, new RestClient({ ...client, userAgent: "skiff-agent-balancer" }), joinedVia, log);
       // Keep running until a signal arrives.
       setInterval(() => {}, 1 << 30);
     });
