@@ -144,7 +144,8 @@ describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is n
   }
 
   async function start(dir: string, args: string[]): Promise<ServerOnDir> {
-    const s = await startServerOnDir(dir, args);
+    // Scheduled snapshots on (a schedule that does not fire during the test): the servers elect who takes them.
+    const s = await startServerOnDir(dir, [...args, "--snapshot-schedule", "0 0 1 1 *"], { snapshots: true });
     servers.add(s);
     pids.push(etcdPid(dir));
     return s;
@@ -177,6 +178,11 @@ describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is n
     const members = JSON.parse(etcdctl(dirA, ["member", "list", "-w", "json"]).stdout) as { members: { name: string; isLearner?: boolean }[] };
     assert.deepEqual(members.members.map((m) => m.name).sort(), dirs.map((d) => readEtcdMemberRecord(d)!.name).sort());
     assert.ok(members.members.every((m) => !m.isLearner), "every member votes");
+
+    // One server takes the scheduled snapshots: the holder of kube-system/skiff-server-jobs.
+    await eventually("a snapshot leader", () => [a, b, c].filter((s) => /msg="this server takes the scheduled snapshots"/.test(s.log())).length === 1, 30_000);
+    const holder = kubectl(a, ["get", "lease", "-n", "kube-system", "skiff-server-jobs", "-o", "jsonpath={.spec.holderIdentity}"]);
+    assert.notEqual(holder.stdout.trim(), "", holder.stderr);
 
     // skiff doctor describes the etcd cluster from any server's data dir.
     const doctor = skiff(["doctor", "--kubeconfig", a.kubeconfig, "--data-dir", dirA, "-o", "json"]);

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { processExists } from "../machinery/process-exists.js";
 
 type Role = "server" | "agent";
 
@@ -13,14 +14,6 @@ function pidFile(dataDir: string, role: Role = "server"): string {
   return role === "server" ? join(dataDir, "server.pid") : join(dataDir, "agent", "agent.pid");
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The PID of a live server using `dataDir`, if there is one. */
 export function runningServerPid(dataDir: string): number | undefined {
@@ -35,7 +28,7 @@ export function runningAgentPid(dataDir: string): number | undefined {
 function runningPid(dataDir: string, role: Role): number | undefined {
   try {
     const pid = Number(readFileSync(pidFile(dataDir, role), "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && processExists(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

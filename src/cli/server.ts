@@ -38,6 +38,7 @@ import { claimDataDir } from "./server-lock.js";
 import type { EmbeddedEtcd } from "../etcd/embedded-etcd.js";
 import { prepareServerJoin, startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
 import { readServerBootstrapFiles, serverBootstrapRoute } from "../etcd/server-bootstrap.js";
+import { leadScheduledSnapshots } from "../etcd/snapshot-leader.js";
 import { startNetworkAddons } from "./network-addons.js";
 import { localRegistryHosting } from "../registry/hosting.js";
 import { publishLocalRegistryHosting } from "../registry/publish-hosting.js";
@@ -214,7 +215,8 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     nodeName: flags.nodeName ?? defaultNodeName(),
     logger: log.with({ component: "snapshot" }),
   });
-  if (!flags.disableSnapshots) snapshots.schedule(store, flags.snapshotSchedule, retention);
+  // Servers sharing an etcd cluster elect the one that takes the scheduled snapshots (once the API serves, below).
+  if (!flags.disableSnapshots && !etcd) snapshots.schedule(store, flags.snapshotSchedule, retention);
 
   let api: ApiServer | undefined;
   let port: number;
@@ -223,6 +225,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   let stopAddons: (() => Promise<void>) | undefined;
   let stopRegistry: (() => Promise<void>) | undefined;
   let removeFromEndpoints: (() => Promise<void>) | undefined;
+  let stopSnapshotLeader: (() => Promise<void>) | undefined;
   const masterLeases = new MasterLeases(store);
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -331,16 +334,31 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     timers.push(setInterval(() => void reconcile(), 10_000), setInterval(() => void repair.runOnce(), 180_000));
     for (const t of timers) t.unref();
     const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
+    // What this machine's own clients (kubeconfig, components, the agent, server jobs) dial.
+    const localApi = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
     const kubeconfig = buildKubeconfig({
       clusterName: flags.clusterName,
-      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      server: localApi,
       caPem: read(pki.serverCa.certFile),
       clientCertPem: read(pki.clients.admin.certFile),
       clientKeyPem: read(pki.clients.admin.keyFile),
     });
     writeKubeconfig(adminKubeconfigPath(dataDir), kubeconfig);
+    if (!flags.disableSnapshots && etcd) {
+      stopSnapshotLeader = leadScheduledSnapshots({
+        server: localApi,
+        caFile: pki.serverCa.certFile,
+        certFile: pki.clients.skiffController.certFile,
+        keyFile: pki.clients.skiffController.keyFile,
+        snapshots,
+        store,
+        schedule: flags.snapshotSchedule,
+        retention,
+        logger: log,
+      });
+    }
     stopControlPlane = startControlPlane({
-      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      server: localApi,
       pki,
       disabled,
       schedulerConfig: scheduling,
@@ -358,7 +376,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     });
     const nodeIP = flags.nodeIp ?? defaultNodeIP();
     stopAddons = startNetworkAddons({
-      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      server: localApi,
       caFile: pki.serverCa.certFile,
       certFile: pki.clients.skiffController.certFile,
       keyFile: pki.clients.skiffController.keyFile,
@@ -408,7 +426,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     }
     if (kubeletConfig) {
       stopAgent = await startServerAgent({
-        server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+        server: localApi,
         serverCaPem,
         clientCa: { certPem: read(pki.clientCa.certFile), keyPem: read(pki.clientCa.keyFile) },
         dataDir,
@@ -434,6 +452,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       }
     }
   } catch (err) {
+    await stopSnapshotLeader?.();
     await stopAgent?.();
     await stopRegistry?.();
     await stopAddons?.();
@@ -459,6 +478,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       stopped = true;
       for (const t of timers) clearInterval(t);
       await removeFromEndpoints?.();
+      await stopSnapshotLeader?.();
       await stopAgent?.();
       await stopRegistry?.();
       await stopAddons?.();

@@ -27,6 +27,7 @@ import { freePort } from "../storage/backends/etcd/etcd-launch.js";
 import type { EtcdTlsOptions } from "../storage/backends/etcd/etcd-client.js";
 import type { Datastore } from "../storage/datastore.js";
 import { EtcdMembership, FatalError, retrying } from "./membership.js";
+import { processExists } from "../machinery/process-exists.js";
 
 /** What a member needs to start again exactly as before. */
 export interface EtcdMemberRecord {
@@ -133,14 +134,6 @@ function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPa
   ];
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Stops an etcd a SIGKILLed server left running on this very data dir; leaves any other process alone. */
 async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logger): Promise<void> {
@@ -150,7 +143,7 @@ async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logg
   } catch {
     return;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) return;
   let cmdline: string[];
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
@@ -161,7 +154,7 @@ async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logg
   if (i < 0 || cmdline[i + 1] !== paths.dataDir) return;
   log.warn("stopping the etcd member a previous server left running", { pid });
   process.kill(pid, "SIGTERM");
-  for (let waited = 0; alive(pid); waited += 100) {
+  for (let waited = 0; processExists(pid); waited += 100) {
     if (waited >= 10_000) process.kill(pid, "SIGKILL");
     await sleep(100);
   }

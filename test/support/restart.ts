@@ -18,9 +18,12 @@ export interface ServerOnDir {
   stop(): Promise<void>;
 }
 
-/** Starts a server on `dataDir` (made if missing) and waits until it listens; the port is read from its log. */
-export async function startServerOnDir(dataDir: string, extra: string[] = []): Promise<ServerOnDir> {
-  const proc = skiffBackground(["server", ...TEST_SERVER_FLAGS, "--data-dir", dataDir, "--disable-snapshots", ...extra]);
+/**
+ * Starts a server on `dataDir` (made if missing) and waits until it listens; the port is read from its log.
+ * Scheduled snapshots are off unless `opts.snapshots` (then pass a `--snapshot-schedule`).
+ */
+export async function startServerOnDir(dataDir: string, extra: string[] = [], opts: { readonly snapshots?: boolean } = {}): Promise<ServerOnDir> {
+  const proc = skiffBackground(["server", ...TEST_SERVER_FLAGS, "--data-dir", dataDir, ...(opts.snapshots ? [] : ["--disable-snapshots"]), ...extra]);
   let output = "";
   proc.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   let line: string;

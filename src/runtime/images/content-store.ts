@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { DigestCounter, digestHex } from "./digest.js";
 import { abortError, ImageError } from "./pull-error.js";
+import { processExists } from "../../machinery/process-exists.js";
 
 /** What a blob download is checked against. */
 export interface ExpectedBlob {
@@ -20,14 +21,6 @@ export interface ExpectedBlob {
   readonly size?: number;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** A name for temporary files and directories: `<prefix>-<pid>-<random>`. */
 export function tempName(prefix: string): string {
@@ -44,7 +37,7 @@ export async function removeStaleTemps(dir: string): Promise<void> {
   }
   for (const name of names) {
     const m = /-(\d+)-[0-9a-f]{12}$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
+    if (m && !processExists(Number(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
   }
 }
 

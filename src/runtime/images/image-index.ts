@@ -8,6 +8,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../machinery/atomic-file.js";
+import { processExists } from "../../machinery/process-exists.js";
 
 /** One image as stored. */
 export interface ImageRecord {
@@ -40,14 +41,6 @@ interface IndexFile {
 const LOCK_WAIT_MS = 20;
 const LOCK_TIMEOUT_MS = 60_000;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The image list of one store directory. */
 export class ImageIndex {
@@ -111,7 +104,7 @@ export class ImageIndex {
         continue; // released meanwhile
       }
       // Our own pid can only be a leftover of a crash: this process serialises itself through `chain`.
-      if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || !pidAlive(owner))) {
+      if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || !processExists(owner))) {
         rmSync(this.lockFile, { force: true });
         continue;
       }

@@ -53,6 +53,8 @@ const AUTOSCALING = "autoscaling";
 const BATCH = "batch";
 const CERTS = "certificates.k8s.io";
 const COORDINATION = "coordination.k8s.io";
+/** The Lease in kube-system whose holder runs the servers' shared jobs (scheduled snapshots of the etcd cluster). */
+export const SERVER_JOBS_LEASE = "skiff-server-jobs";
 const DISCOVERY = "discovery.k8s.io";
 const EVENTS = "events.k8s.io";
 const EXTENSIONS = "extensions";
@@ -415,6 +417,8 @@ function namespaceRoles(): Role[] {
     role("extension-apiserver-authentication-reader", [rule(READ, [CORE], ["configmaps"], ["extension-apiserver-authentication"])]),
     role("system::leader-locking-kube-controller-manager", [rule(["watch"], [CORE], ["configmaps"]), rule(["get", "update"], [CORE], ["configmaps"], ["kube-controller-manager"])]),
     role("system::leader-locking-kube-scheduler", [rule(["watch"], [CORE], ["configmaps"]), rule(["get", "update"], [CORE], ["configmaps"], ["kube-scheduler"])]),
+    // The servers' own leader-elected jobs (scheduled etcd snapshots), as the upstream components' leader locking.
+    role("skiff::leader-locking-skiff-server", [rule(["create"], [COORDINATION], ["leases"]), rule(["get", "update"], [COORDINATION], ["leases"], [SERVER_JOBS_LEASE])]),
   ];
 }
 
@@ -431,6 +435,7 @@ function namespaceRoleBindings(): RoleBinding[] {
     binding("system::extension-apiserver-authentication-reader", "extension-apiserver-authentication-reader", [user("system:kube-controller-manager"), user("system:kube-scheduler")]),
     binding("system::leader-locking-kube-controller-manager", "system::leader-locking-kube-controller-manager", [user("system:kube-controller-manager"), serviceAccount("kube-system", "kube-controller-manager")]),
     binding("system::leader-locking-kube-scheduler", "system::leader-locking-kube-scheduler", [user("system:kube-scheduler"), serviceAccount("kube-system", "kube-scheduler")]),
+    binding("skiff::leader-locking-skiff-server", "skiff::leader-locking-skiff-server", [user("system:skiff-controller")]),
   ];
 }
 
