@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -107,6 +107,40 @@ describe("embedded etcd (--cluster-init)", { skip: !hasEtcd && "etcd is not inst
     server = undefined;
     assert.ok(!alive(second), "etcd stopped with the server");
     assert.ok(!existsSync(embeddedEtcdPaths(dataDir).pid));
+  });
+
+  it("--cluster-reset rebuilds the member from a snapshot or from its own data", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-etcd-reset-"));
+    try {
+      let s: ServerOnDir | undefined = await startServerOnDir(dir, INIT);
+      pids.push(etcdPid(dir));
+      assert.equal(kubectl(s, ["create", "configmap", "before"]).status, 0);
+      const snap = skiff(["snapshot", "save", "--data-dir", dir, "--name", "pre"]);
+      assert.equal(snap.status, 0, snap.stderr);
+      const file = readdirSync(join(dir, "db", "snapshots")).find((f) => f.startsWith("pre-"))!;
+      assert.equal(kubectl(s, ["create", "configmap", "after"]).status, 0);
+      await s.stop();
+      s = undefined;
+
+      const reset = skiff(["server", "--data-dir", dir, "--cluster-reset", "--cluster-reset-restore-path", file]);
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.match(reset.stderr, /Managed etcd cluster membership has been reset to this member .*, restored from pre-/);
+      s = await startServerOnDir(dir);
+      pids.push(etcdPid(dir));
+      assert.equal(kubectl(s, ["get", "configmap", "before", "-o", "name"]).stdout.trim(), "configmap/before");
+      assert.match(kubectl(s, ["get", "configmap", "after"]).stderr, /NotFound|not found/, "what came after the snapshot is gone");
+      await s.stop();
+
+      const local = skiff(["server", "--data-dir", dir, "--cluster-reset"]);
+      assert.equal(local.status, 0, local.stderr);
+      assert.match(local.stderr, /membership has been reset to this member/);
+      s = await startServerOnDir(dir);
+      pids.push(etcdPid(dir));
+      assert.equal(kubectl(s, ["get", "configmap", "before", "-o", "name"]).stdout.trim(), "configmap/before");
+      await s.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses --cluster-init over a SQLite cluster and with --datastore-endpoint", () => {

@@ -39,6 +39,7 @@ import type { EmbeddedEtcd } from "../etcd/embedded-etcd.js";
 import { prepareServerJoin, startServerEtcd, wantsEmbeddedEtcd } from "../etcd/server-etcd.js";
 import { readServerBootstrapFiles, serverBootstrapRoute } from "../etcd/server-bootstrap.js";
 import { leadScheduledSnapshots } from "../etcd/snapshot-leader.js";
+import { resetEtcdCluster } from "../etcd/cluster-reset.js";
 import { startNetworkAddons } from "./network-addons.js";
 import { localRegistryHosting } from "../registry/hosting.js";
 import { publishLocalRegistryHosting } from "../registry/publish-hosting.js";
@@ -55,6 +56,8 @@ import type { ProxyMode } from "../network/proxy/service-proxy.js";
 export interface ServerFlags extends HpaFlags, ServiceAccountFlags {
   dataDir: string;
   clusterInit?: boolean;
+  clusterReset?: boolean;
+  clusterResetRestorePath?: string;
   server?: string;
   token?: string;
   etcdClientPort: string;
@@ -569,6 +572,8 @@ export function registerServer(program: Command): void {
     .description("Run a skiff server: the cluster store and the Kubernetes API server")
     .option("--data-dir <dir>", "state directory (store, snapshots, certificates)", defaultDataDir())
     .option("--cluster-init", "run an embedded etcd member (TLS from the cluster's etcd CA, data in <data-dir>/db/etcd) as the datastore; later starts keep using it")
+    .option("--cluster-reset", "when etcd's quorum is gone for good: make this server's member a cluster of one (from its data, or --cluster-reset-restore-path), then exit")
+    .option("--cluster-reset-restore-path <file>", "with --cluster-reset: an etcd snapshot (file or name in <data-dir>/db/snapshots) to rebuild the member from")
     .option("--server <url>", "join the cluster of this running server (https://HOST:6443) as another server: its etcd, its keys")
     .option("--token <token>", "with --server: the cluster's server token (the first server's <data-dir>/token)")
     .option("--etcd-client-port <port>", "the embedded etcd's client port (0: any free port, kept for later starts)", "2379")
@@ -624,6 +629,22 @@ export function registerServer(program: Command): void {
     .option("--scheduler-config <file>", "KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the scheduler's profiles")
     .action(async (flags: ServerFlags) => {
       const log = consoleLogger();
+      if (flags.clusterReset || flags.clusterResetRestorePath) {
+        if (!flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
+        const release = claimDataDir(flags.dataDir);
+        try {
+          const next = await resetEtcdCluster(flags, {
+            nodeName: flags.nodeName ?? defaultNodeName(),
+            advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.bindAddress),
+            ...(flags.clusterResetRestorePath ? { restorePath: flags.clusterResetRestorePath } : {}),
+            logger: log,
+          });
+          log.info(next);
+        } finally {
+          release();
+        }
+        return;
+      }
       const ac = new AbortController();
       log.info("starting skiff server", { dataDir: flags.dataDir, pid: process.pid });
       const starting = startServer(flags, log, ac.signal);

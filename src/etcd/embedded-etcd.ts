@@ -63,6 +63,8 @@ export interface EmbeddedEtcdOptions {
   readonly binary?: string;
   /** How long to wait for the member to be healthy; 60 s by default. */
   readonly startTimeoutMs?: number;
+  /** etcd's `--force-new-cluster`: this member alone, from its own data (`skiff server --cluster-reset`). */
+  readonly forceNewCluster?: boolean;
 }
 
 /** A running, supervised member. */
@@ -136,7 +138,7 @@ function memberArgs(m: EtcdMemberRecord, paths: ReturnType<typeof embeddedEtcdPa
 
 
 /** Stops an etcd a SIGKILLed server left running on this very data dir; leaves any other process alone. */
-async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logger): Promise<void> {
+export async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logger): Promise<void> {
   let pid: number;
   try {
     pid = Number(readFileSync(paths.pid, "utf8").trim());
@@ -160,11 +162,13 @@ async function stopOrphan(paths: ReturnType<typeof embeddedEtcdPaths>, log: Logg
   }
 }
 
-function peerUrlOf(m: EtcdMemberRecord): string {
+/** The member's peer URL, as the cluster's membership names it. */
+export function peerUrlOf(m: EtcdMemberRecord): string {
   return `https://${hostPort(m.advertiseAddress, m.peerPort)}`;
 }
 
-function writeMemberRecord(file: string, m: EtcdMemberRecord): void {
+/** Writes the member record (see {@link readEtcdMemberRecord}). */
+export function writeMemberRecord(file: string, m: EtcdMemberRecord): void {
   writeFileSync(file, `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
 }
 
@@ -281,7 +285,7 @@ export async function startEmbeddedEtcd(o: EmbeddedEtcdOptions): Promise<Embedde
     learner = { id: joined.id, membership };
     log.info("added as an etcd learner", { id: joined.id, cluster: joined.initialCluster });
   }
-  const args = memberArgs(m, paths, o.pki, cluster);
+  const args = [...memberArgs(m, paths, o.pki, cluster), ...(o.forceNewCluster ? ["--force-new-cluster"] : [])];
   let child: ChildProcess | undefined;
   let stopping = false;
   let ready = false;

@@ -82,7 +82,7 @@ export async function prepareServerJoin(flags: ServerEtcdFlags, logger: Logger):
 /** Makes the etcd PKI and starts this server's member (see embedded-etcd.ts); `join` adds it to an existing cluster. */
 export async function startServerEtcd(
   flags: ServerEtcdFlags,
-  o: { nodeName: string; advertiseAddress: string; hostAddresses?: readonly string[]; join?: { readonly clientURLs: readonly string[] }; logger: Logger },
+  o: { nodeName: string; advertiseAddress: string; hostAddresses?: readonly string[]; join?: { readonly clientURLs: readonly string[] }; forceNewCluster?: boolean; logger: Logger },
 ): Promise<EmbeddedEtcd> {
   const clientPort = port(flags.etcdClientPort, "--etcd-client-port");
   const peerPort = port(flags.etcdPeerPort, "--etcd-peer-port");
@@ -94,5 +94,5 @@ export async function startServerEtcd(
     hostAddresses: [...(o.hostAddresses ?? defaultHostAddresses()), advertise],
     logger: o.logger,
   });
-  return startEmbeddedEtcd({ dataDir: flags.dataDir, nodeName: o.nodeName, advertiseAddress: advertise, clientPort, peerPort, pki, logger: o.logger, ...(o.join ? { join: o.join } : {}) });
+  return startEmbeddedEtcd({ dataDir: flags.dataDir, nodeName: o.nodeName, advertiseAddress: advertise, clientPort, peerPort, pki, logger: o.logger, ...(o.join ? { join: o.join } : {}), ...(o.forceNewCluster ? { forceNewCluster: true } : {}) });
 }
