@@ -174,6 +174,7 @@ const STRATEGIES: Record<string, Strategy> = {
   "/secrets": {
     defaults(o) {
       o.type ??= "Opaque";
+      mergeStringData(o);
     },
     validateCreate: validateData,
     validateUpdate: (o) => validateData(o),
@@ -279,6 +280,25 @@ const STRATEGIES: Record<string, Strategy> = {
   "batch/jobs": jobStrategy({ defaultPodSpec, validateContainers: requireContainers }),
   "batch/cronjobs": cronJobStrategy({ defaultPodSpec, validateContainers: requireContainers }),
 };
+
+/**
+ * A Secret's write-only `stringData`, merged into `data` (base64) and
+ * dropped, as upstream's v1 conversion does before anything is stored: a
+ * key in both takes the stringData value. Shapes that are not a map of
+ * strings are left as they are, for validation to reject.
+ */
+function mergeStringData(o: KObject): void {
+  const s = o.stringData;
+  if (s === undefined || s === null) {
+    delete o.stringData;
+    return;
+  }
+  if (!isObj(s) || !Object.values(s).every((v) => typeof v === "string")) return;
+  const data: Obj = isObj(o.data) ? { ...o.data } : {};
+  for (const [k, v] of Object.entries(s)) data[k] = Buffer.from(v as string, "utf8").toString("base64");
+  o.data = data;
+  delete o.stringData;
+}
 
 function validateData(o: KObject): FieldError[] {
   const errs: FieldError[] = [];
