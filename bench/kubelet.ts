@@ -111,10 +111,22 @@ async function pool<T>(items: readonly T[], n: number, f: (item: T) => Promise<v
   );
 }
 
+/**
+ * Sends a request and checks its status. A 429 (the API server's max
+ * in-flight limit, hit by 30,000 creates on a busy machine) is retried after
+ * its Retry-After, as client-go does, rather than ending the run.
+ */
 async function must(c: Client, method: string, path: string, body: string | undefined, want: number[]): Promise<string> {
-  const r = await c.send(method, path, body === undefined ? {} : { body });
-  if (!want.includes(r.status)) throw new Error(`${method} ${path}: HTTP ${r.status}: ${r.body.toString().slice(0, 400)}`);
-  return r.body.toString();
+  for (let attempt = 0; ; attempt++) {
+    const r = await c.send(method, path, body === undefined ? {} : { body });
+    if (r.status === 429 && !want.includes(429) && attempt < 60) {
+      const after = Number((JSON.parse(r.body.toString() || "{}") as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds ?? 1);
+      await sleep(Math.max(1, Number.isFinite(after) ? after : 1) * 1000);
+      continue;
+    }
+    if (!want.includes(r.status)) throw new Error(`${method} ${path}: HTTP ${r.status}: ${r.body.toString().slice(0, 400)}`);
+    return r.body.toString();
+  }
 }
 
 function namespace(name: string): string {

@@ -8,7 +8,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.js";
 import type { Node, Pod } from "kubernetes-types/core/v1.js";
 import type { ClientConfig } from "../client/config.js";
 import { EventRecorder } from "../client/event-recorder.js";
-import { SharedInformer } from "../client/informer.js";
+import { SharedInformer, stripManagedFields } from "../client/informer.js";
 import { ResourceClient } from "../client/resource-client.js";
 import { LEASES, NODES, PODS } from "../client/resources.js";
 import { RestClient } from "../client/rest-client.js";
@@ -166,6 +166,8 @@ export function runKubelets(o: RunKubeletsOptions): RunningKubelets {
     source: o.pods,
     fieldSelector: only ? `spec.nodeName=${only}` : "spec.nodeName!=",
     name: "pods",
+    // A kubelet never reads managedFields, and they are a third of a cached pod (30,000 of them with simulated nodes).
+    transform: stripManagedFields,
     logger: o.logger,
     timers: o.timers,
   });

@@ -10,6 +10,7 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { certificateRawFields, subjectPublicKeyOf } from "./der.js";
+import { keyMatchesCertificate } from "./key-match.js";
 import { canonicalIp } from "./ip.js";
 
 // Node 20's WebCrypto, stated once, so the library never falls back to a global.
@@ -290,12 +291,8 @@ export function verifySignedBy(certPem: string, caPem: string): boolean {
   return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
-/** True when the private key in `keyPem` is the one certified by `certPem`. */
-export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
-  const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" });
-  const fromCert = new NodeX509(certPem).publicKey.export({ type: "spki", format: "der" });
-  return Buffer.compare(fromKey, fromCert) === 0;
-}
+// In its own module so callers that only check a key (an agent's serving certificate) need not load the X.509 library.
+export { keyMatchesCertificate } from "./key-match.js";
 
 /**
  * kubeadm's `--discovery-token-ca-cert-hash` for a CA: `sha256:` and the hex

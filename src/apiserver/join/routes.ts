@@ -17,6 +17,7 @@ import { issueCertificate } from "../../pki/certs.js";
 import { type JoinToken, secretMatches } from "../../pki/join-token.js";
 import type { Logger } from "../../machinery/log.js";
 import { readBody } from "../http/body.js";
+import { NODE_NAME_HEADER } from "./header.js";
 
 /** What the join routes need. */
 export interface JoinRoutesOptions {
@@ -28,8 +29,7 @@ export interface JoinRoutesOptions {
   readonly logger: Logger;
 }
 
-/** The node-name header (k3s: `k3s-Node-Name`). */
-export const NODE_NAME_HEADER = "skiff-node-name";
+export { NODE_NAME_HEADER } from "./header.js";
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 

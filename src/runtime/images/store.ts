@@ -25,7 +25,6 @@ import { chainId as computeChainId, isDigest } from "./digest.js";
 import { amountToFree, type FsStats, type ImageGcOptions, type ImageGcReport, planImageRemoval, shortfallMessage, usagePercent, validateThresholds } from "./gc.js";
 import { ImageIndex, type ImageRecord } from "./image-index.js";
 import { hostPlatform, type Platform, parseImageConfig } from "./manifest.js";
-import { fetchImage } from "./pull.js";
 import { asResult, ImageError } from "./pull-error.js";
 import { formatReference, type ImageReference, parseReference, InvalidReferenceError, repository, taggedName } from "./reference.js";
 import { EMPTY_REGISTRY_CONFIG, type RegistryConfig } from "./registry-config.js";
@@ -245,6 +244,8 @@ export class FileImageStore implements LocalImageStore {
       lastLog = now;
       this.log.info("pull progress", { image, doneBytes: done, totalBytes: total, percent: total > 0 ? Math.floor((100 * done) / total) : 0 });
     };
+    // The registry client is loaded with the first pull: a node that pulls nothing never carries it.
+    const { fetchImage } = await import("./pull.js");
     const fetched = await fetchImage(
       {
         content: this.content,

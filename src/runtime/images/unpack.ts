@@ -29,7 +29,7 @@ import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { createGunzip } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import type { Logger } from "../../machinery/log.js";
 import { DigestCounter } from "./digest.js";
 import { abortError, ImageError } from "./pull-error.js";
@@ -307,6 +307,8 @@ export async function applyLayer(opts: ApplyLayerOptions): Promise<AppliedLayer>
   };
   const counter = new DigestCounter();
   // strict: a truncated or corrupt tar is an error, not a warning.
+  // The tar parser is loaded with the first layer: an idle node never needs it in memory.
+  const { Parser } = await import("tar");
   const parser = new Parser({ strict: true });
   const setFailure = (err: unknown) => {
     if (failure === undefined) failure = err;

@@ -56,8 +56,14 @@ import { pinNamespaces, releaseNamespaces } from "./sandbox-namespaces.js";
 import { writeSandboxFiles } from "./sandbox-files.js";
 import { type ContainerRecord, loadState, STATE_VERSION, type SandboxRecord, saveContainer, saveSandbox } from "./state.js";
 import type { RuncStreamTarget } from "./stream-target.js";
-import * as streaming from "./streaming/index.js";
 import { resolveUser } from "./user.js";
+
+/**
+ * The streaming code (exec, attach, port-forward; node-pty among it), loaded
+ * on first use: most nodes sit idle most of the time, and an idle agent
+ * should not carry it in its memory.
+ */
+const streaming = () => import("./streaming/index.js");
 
 /** Where the runtime finds runc and conmon when not told. */
 export const DEFAULT_RUNC_PATH = "/usr/sbin/runc";
@@ -762,7 +768,7 @@ export class RuncRuntime implements ContainerRuntime {
     return this.guard("execSync", async () => {
       const t = await this.streamTarget(containerId);
       if (!t.ok) return fail(t.error.code, t.error.message);
-      return streaming.execSync(t.value, cmd, timeoutSeconds, { logger: this.log, stateParent: this.paths.execDir });
+      return (await streaming()).execSync(t.value, cmd, timeoutSeconds, { logger: this.log, stateParent: this.paths.execDir });
     });
   }
 
@@ -770,7 +776,7 @@ export class RuncRuntime implements ContainerRuntime {
     return this.guard("exec", async () => {
       const t = await this.streamTarget(containerId);
       if (!t.ok) return fail(t.error.code, t.error.message);
-      return streaming.exec(t.value, cmd, opts, { logger: this.log, stateParent: this.paths.execDir });
+      return (await streaming()).exec(t.value, cmd, opts, { logger: this.log, stateParent: this.paths.execDir });
     });
   }
 
@@ -778,7 +784,7 @@ export class RuncRuntime implements ContainerRuntime {
     return this.guard("attach", async () => {
       const t = await this.streamTarget(containerId);
       if (!t.ok) return fail(t.error.code, t.error.message);
-      return streaming.attach(t.value, opts, { logger: this.log, containerExitCode: () => this.exitCodeOf(containerId) });
+      return (await streaming()).attach(t.value, opts, { logger: this.log, containerExitCode: () => this.exitCodeOf(containerId) });
     });
   }
 
@@ -786,7 +792,7 @@ export class RuncRuntime implements ContainerRuntime {
     return this.guard("portForward", async () => {
       const t = await this.sandboxStreamTarget(podSandboxId);
       if (!t.ok) return fail(t.error.code, t.error.message);
-      return streaming.portForward(t.value, port, { logger: this.log });
+      return (await streaming()).portForward(t.value, port, { logger: this.log });
     });
   }
 
@@ -794,7 +800,7 @@ export class RuncRuntime implements ContainerRuntime {
     return this.guard("reopenContainerLog", async () => {
       const t = await this.streamTarget(containerId);
       if (!t.ok) return fail(t.error.code, t.error.message);
-      return streaming.reopenContainerLog(t.value, { logger: this.log });
+      return (await streaming()).reopenContainerLog(t.value, { logger: this.log });
     });
   }
 
