@@ -22,7 +22,8 @@
  *
  * Flags: --smoke (tiny sizes, for CI), --nodes N, --pods N, --affinity-nodes N,
  * --affinity-pods N, --retry-pods N, --retry-rounds N, --retry-running N, --clients N,
- * --server-main FILE (a built dist/src/cli/main.js instead of the sources),
+ * --server-main FILE (a built main.js; by default the run builds the sources first, as `npx skiff` runs plain
+ * JavaScript, except with --smoke or --from-source, which run them under tsx),
  * --server-cpu-prof DIR, --server-log FILE, --server-node-args "ARGS" (extra node
  * flags for the server, e.g. V8 GC settings), --phases basic,affinity,retry.
  * Progress goes to standard error; only the JSON line to standard output.
@@ -31,6 +32,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { buildSkiff } from "./support/build.js";
 import { Client, readKubeconfig, type Stream } from "./support/https-client.js";
 import { type Child, rssMB, startSkiffServer } from "./support/processes.js";
 
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "32" },
     phases: { type: "string", default: "basic,affinity,retry" },
     "server-main": { type: "string" },
+    "from-source": { type: "boolean" },
     "server-cpu-prof": { type: "string" },
     "server-node-args": { type: "string" },
     "server-log": { type: "string" },
@@ -234,11 +237,27 @@ function throughput(watch: BindingWatch, created: Map<string, number>): { podsPe
 const result: Record<string, unknown> = { bench: "scheduler", smoke, nodes: numNodes, pods: numPods, basic: null, affinity: null, retry: null, rssMB: {} };
 const dir = mkdtempSync(join(tmpdir(), "skiff-bench-sched-"));
 let server: Child | undefined;
+/**
+ * What the server runs: a build of the sources (plain JavaScript, as `npx skiff` runs; tsx's loader and its
+ * transform's helpers would add to every CPU figure), or the sources under tsx with --from-source (the smoke
+ * run's default: no compile step).
+ */
+let serverMain: string | undefined;
+if (values["server-main"]) serverMain = resolve(values["server-main"]);
+else if (!(values["from-source"] ?? smoke)) {
+  say("building the sources");
+  try {
+    serverMain = buildSkiff(join(dir, "build"));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
 /** A fresh server in its own data dir, and a client for it. */
 async function freshServer(name: string): Promise<{ server: Child; c: Client }> {
   const prof = values["server-cpu-prof"];
   const srv = await startSkiffServer(join(dir, name), {
-    main: values["server-main"] ? resolve(values["server-main"]) : undefined,
+    main: serverMain,
     nodeArgs: [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`] : []), ...(values["server-node-args"]?.split(" ").filter((a) => a !== "") ?? [])],
     // As upstream's scheduler_perf: no controller manager, so no ServiceAccount admission either.
     extraArgs: ["--disable", "controller-manager", "--disable-admission-plugins", "ServiceAccount"],

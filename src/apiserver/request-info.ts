@@ -41,7 +41,11 @@ function nonResource(path: string, method: string): RequestInfo {
 /** Interprets `method` and `url` (path plus query). */
 export function parseRequestInfo(method: string, url: URL): RequestInfo {
   const path = url.pathname;
-  const segs = path.split("/").filter((s, i, a) => s !== "" || i === a.length - 1).filter(Boolean).map(decodeURIComponent);
+  const segs: string[] = [];
+  for (const s of path.split("/")) {
+    // Most segments have no escapes: decodeURIComponent only where one is.
+    if (s !== "") segs.push(s.includes("%") ? decodeURIComponent(s) : s);
+  }
   const prefix = segs[0];
   if (prefix !== "api" && prefix !== "apis") return nonResource(path, method);
   let rest = segs.slice(1);

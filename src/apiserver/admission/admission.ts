@@ -39,7 +39,14 @@ export class AdmissionChain {
 
   /** Runs every mutating plugin, then every validating plugin. */
   async run(attrs: AdmissionAttributes): Promise<void> {
-    for (const p of this.plugins) await p.admit?.(attrs);
-    for (const p of this.plugins) await p.validate?.(attrs);
+    // Most plugins answer synchronously for most requests: await only a promise (every request passes here).
+    for (const p of this.plugins) {
+      const r = p.admit?.(attrs);
+      if (r) await r;
+    }
+    for (const p of this.plugins) {
+      const r = p.validate?.(attrs);
+      if (r) await r;
+    }
   }
 }

@@ -227,3 +227,38 @@ test("first apply to an object without managedFields attributes existing fields 
   const err = conflictOf(() => apply(deploy(2), deploy(4), "a"));
   assert.equal(err.message, 'Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: .spec.replicas');
 });
+
+test("updateManagedFields on create: the per-shape memo gives what the full field-set walk gives", async () => {
+  const definitions = (await import("../../api/openapi/definitions.generated.json", { with: { type: "json" } })).default as never;
+  const pod = (i: number, extra: Record<string, unknown> = {}): KObject => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: `p-${i}`, namespace: "default", labels: { app: `a${i}` } },
+    spec: { containers: [{ name: "c", image: `img:${i % 2}`, ports: [{ containerPort: 80, protocol: "TCP" }] }], ...extra },
+    status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", lastProbeTime: null }] },
+  });
+  const cases: [KObject, Record<string, unknown>][] = [
+    [pod(0), {}],
+    [pod(1), {}],
+    [pod(2, { nodeSelector: { zone: "a" } }), {}],
+    [pod(3, { nodeSelector: { zone: "a" } }), {}],
+    [pod(4, { nodeSelector: null }), {}],
+    [pod(5), { subresource: "status" }],
+    [pod(6), { resetFields: [] }],
+    [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } }, {}],
+  ];
+  for (const [obj, extra] of cases) {
+    for (const manager of ["kubectl", "other"]) {
+      const def = obj.kind === "Pod" ? "io.k8s.api.core.v1.Pod" : CM;
+      const common = { old: undefined, manager, operation: "Update" as const, apiVersion: "v1", definition: def, now: T1, ...extra };
+      const memo = updateManagedFields({ ...common, next: structuredClone(obj) });
+      const full = updateManagedFields({ ...common, next: structuredClone(obj), definitions });
+      assert.equal(JSON.stringify(memo), JSON.stringify(full));
+    }
+  }
+  // Entries are not shared between objects.
+  const a = updateManagedFields({ old: undefined, manager: "m", operation: "Update", apiVersion: "v1", definition: CM, now: T1, next: { metadata: { name: "x" }, data: { k: "v" } } });
+  const b = updateManagedFields({ old: undefined, manager: "m", operation: "Update", apiVersion: "v1", definition: CM, now: T1, next: { metadata: { name: "y" }, data: { k: "w" } } });
+  assert.notEqual(a.metadata!.managedFields![0]!.fieldsV1, b.metadata!.managedFields![0]!.fieldsV1);
+  assert.deepEqual(a.metadata!.managedFields![0]!.fieldsV1, b.metadata!.managedFields![0]!.fieldsV1);
+});

@@ -272,8 +272,9 @@ function isReset(next: KObject): boolean {
  */
 export function updateManagedFields(o: UpdateOptions): KObject {
   if (isReset(o.next)) return withManagedFields(o.next, []);
-  const types = new TypeResolver(o.definitions ?? DEFAULT_DEFS);
   const sent = o.next.metadata?.managedFields;
+  if (!o.old && !(sent && sent.length > 0) && !o.definitions) return createManagedFields(o);
+  const types = new TypeResolver(o.definitions ?? DEFAULT_DEFS);
   let entries: ManagerEntry[];
   try {
     entries = sent && sent.length > 0 ? decodeManagedFields(sent) : decodeManagedFields(o.old?.metadata?.managedFields);
@@ -295,4 +296,76 @@ export function updateManagedFields(o: UpdateOptions): KObject {
     return withManagedFields(next, [...taken.filter((e) => managerId(e) !== selfId), entry]);
   }
   return withManagedFields(next, taken);
+}
+
+/**
+ * The fieldsV1 a create records, by the created object's shape (see
+ * {@link shapeKey}): objects made from one template (a ReplicaSet's pods,
+ * a scheduler's events) own the same fields, so the field-set walk, its
+ * set algebra and its encoding run once per shape, not once per object.
+ * Values are fieldsV1 JSON ("" when no field is tracked).
+ */
+const createdFields = new Map<string, string>();
+const CREATED_FIELDS_MAX = 512;
+const CREATED_KEY_MAX = 16 * 1024;
+
+/**
+ * A key that is equal for two objects only if they set the same fields:
+ * every map key with the type of a scalar value, and lists verbatim (list
+ * items are identified by their keys or values). Key order counts, so an
+ * equal key is never wrong, only sometimes missed.
+ */
+function shapeKey(v: unknown): string {
+  if (v === null) return "z";
+  if (Array.isArray(v)) return JSON.stringify(v) ?? "u";
+  switch (typeof v) {
+    case "object": {
+      let out = "{";
+      for (const k in v as Obj) out += `${JSON.stringify(k)}:${shapeKey((v as Obj)[k])},`;
+      return `${out}}`;
+    }
+    case "string":
+      return "s";
+    case "number":
+      return "n";
+    case "boolean":
+      return "b";
+    default:
+      return "u";
+  }
+}
+
+/** updateManagedFields on create (no stored object, no managedFields sent): one Update entry holding every tracked field. */
+function createManagedFields(o: UpdateOptions): KObject {
+  const next = viewWithoutManagedFields(o.next);
+  const key = `${o.definition}\u0000${o.subresource ?? ""}\u0000${o.resetFields ? JSON.stringify(o.resetFields) : "-"}\u0000${shapeKey(next)}`;
+  let fields = createdFields.get(key);
+  if (fields === undefined) {
+    const cmp = guard("updated", () => compareObjects(undefined, next, o.definition, new TypeResolver(DEFAULT_DEFS)));
+    const changed = tracked(cmp.modified.union(cmp.added), o);
+    fields = changed.isEmpty() ? "" : JSON.stringify(changed.toFieldsV1());
+    // Keys hold lists verbatim: objects with large lists are not worth the memory.
+    if (key.length <= CREATED_KEY_MAX) {
+      if (createdFields.size >= CREATED_FIELDS_MAX) createdFields.clear();
+      createdFields.set(key, fields);
+    }
+  }
+  const metadata = { ...(next.metadata ?? {}) };
+  if (fields === "") {
+    delete metadata.managedFields;
+  } else {
+    metadata.managedFields = [
+      {
+        manager: o.manager,
+        operation: "Update",
+        apiVersion: o.apiVersion,
+        time: formatTime(o.now),
+        fieldsType: "FieldsV1",
+        // A copy per object: the memo's entry is never shared with a stored object.
+        fieldsV1: JSON.parse(fields) as Record<string, unknown>,
+        ...(o.subresource ? { subresource: o.subresource } : {}),
+      },
+    ];
+  }
+  return { ...next, metadata };
 }

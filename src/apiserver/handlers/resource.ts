@@ -15,7 +15,7 @@ import { bindPod, evictPod } from "./pod-subresources.js";
 import { decideUnknownFields, fieldValidationOf, pruneUnknownFields } from "../field-validation.js";
 import { PROTOBUF_MEDIA_TYPE } from "../../api/protobuf/envelope.js";
 import { BUILTIN_MEDIA_TYPES, contentTypeOf, decodeObject, JSON_MEDIA_TYPES, readBody, requireObject } from "../http/body.js";
-import { send, toStatus } from "../http/respond.js";
+import { send, sendJson, toStatus } from "../http/respond.js";
 import { negotiate, type Rendering } from "../negotiation.js";
 import { applyJsonPatch } from "../patch/json-patch.js";
 import { applyMergePatch } from "../patch/merge-patch.js";
@@ -93,17 +93,34 @@ function partialObjectMetadata(obj: KObject, version: string): object {
 }
 
 /** Watched objects' JSON, kept while the object lives: watchers of one event share its object (see ObjectStore.watch). */
-const watchJson = new WeakMap<object, string>();
+const watchJson = new WeakMap<object, Buffer>();
+const LINE_END = Buffer.from("}\n");
+const linePrefixes = new Map<string, Buffer>();
 
-/** One line of a watch stream; an object's JSON is built once however many watchers send it. */
-function watchLine(type: string, object: unknown): string {
-  if (object === null || typeof object !== "object") return `${JSON.stringify({ type, object })}\n`;
+/**
+ * One line of a watch stream, as bytes; an object's JSON is built once
+ * however many watchers send it, from its stored bytes when the store has
+ * them (no JSON.stringify, no UTF-16 round trip).
+ */
+function watchLine(type: string, object: unknown, store: ObjectStore): Buffer {
+  if (object === null || typeof object !== "object") return Buffer.from(`${JSON.stringify({ type, object })}\n`);
   let json = watchJson.get(object);
   if (json === undefined) {
-    json = JSON.stringify(object);
+    json = store.storedJson(object as KObject) ?? Buffer.from(JSON.stringify(object));
+    // Kept while the object lives: in its own memory, not pinning a slab of Buffer's shared pool.
+    if (json.buffer.byteLength !== json.byteLength) {
+      const own = Buffer.allocUnsafeSlow(json.byteLength);
+      json.copy(own);
+      json = own;
+    }
     watchJson.set(object, json);
   }
-  return `{"type":${JSON.stringify(type)},"object":${json}}\n`;
+  let prefix = linePrefixes.get(type);
+  if (prefix === undefined) {
+    prefix = Buffer.from(`{"type":${JSON.stringify(type)},"object":`);
+    linePrefixes.set(type, prefix);
+  }
+  return Buffer.concat([prefix, json, LINE_END], prefix.length + json.length + LINE_END.length);
 }
 
 export class ResourceHandler {
@@ -189,7 +206,10 @@ export class ResourceHandler {
       send(r.res, code, this.opts.printTable(store.resource, [obj], undefined, rendering));
       return;
     }
-    send(r.res, code, obj, rendering);
+    // A just-written object's JSON is the bytes the store wrote.
+    const stored = rendering.kind === "json" ? store.storedJson(obj) : undefined;
+    if (stored) sendJson(r.res, code, stored);
+    else send(r.res, code, obj, rendering);
   }
 
   private async admit(r: Request, store: ObjectStore, op: Operation, object: KObject | undefined, oldObject: KObject | undefined, dryRun: boolean): Promise<void> {
@@ -406,7 +426,7 @@ export class ResourceHandler {
         } else if (rendering.kind === "partial-metadata" && ev.type !== "ERROR") {
           object = partialObjectMetadata(ev.object as KObject, rendering.version);
         }
-        r.res.write(watchLine(ev.type, object));
+        r.res.write(watchLine(ev.type, object, store));
         if (ev.type === "ERROR") break;
       }
     } catch (err) {

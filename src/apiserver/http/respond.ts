@@ -1,7 +1,8 @@
 /** Writing responses: JSON or YAML bodies and Status errors. */
 import type { ServerResponse } from "node:http";
 import { stringify as toYaml } from "yaml";
-import { internalError, type Status, StatusError } from "../../machinery/status-error.js";
+import { internalError, serviceUnavailable, type Status, StatusError } from "../../machinery/status-error.js";
+import { StoreUnavailableError } from "../../storage/errors.js";
 import type { Rendering } from "../negotiation.js";
 
 /** Sends `body` with `code`, as JSON unless the rendering asks for YAML. */
@@ -13,14 +14,22 @@ export function send(res: ServerResponse, code: number, body: unknown, rendering
     res.end(text);
     return;
   }
-  const text = JSON.stringify(body);
-  res.writeHead(code, { "Content-Type": contentType ?? "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
+  // One UTF-8 encoding: the length is the buffer's, not a second scan of the string.
+  sendJson(res, code, Buffer.from(JSON.stringify(body)), contentType);
+}
+
+/** Sends JSON that is already bytes (an object's stored encoding). */
+export function sendJson(res: ServerResponse, code: number, json: Buffer, contentType?: string): void {
+  if (res.headersSent) return;
+  res.writeHead(code, { "Content-Type": contentType ?? "application/json", "Content-Length": json.length });
+  res.end(json);
 }
 
 /** Turns any error into a Status response; unexpected ones become 500 and are logged by the caller. */
 export function toStatus(err: unknown): Status {
   if (err instanceof StatusError) return err.status;
+  // The store cannot answer (etcd without quorum or unreachable): the request may succeed later, as upstream's 503.
+  if (err instanceof StoreUnavailableError) return serviceUnavailable(err.message).status;
   return internalError((err as Error)?.message ?? String(err)).status;
 }
 

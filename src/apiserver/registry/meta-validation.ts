@@ -12,7 +12,16 @@ const DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
-const full = (re: string) => new RegExp(`^${re}$`);
+/** Anchored regexps, compiled once per pattern (validation runs on every write). */
+const compiled = new Map<string, RegExp>();
+const full = (re: string): RegExp => {
+  let r = compiled.get(re);
+  if (r === undefined) {
+    r = new RegExp(`^${re}$`);
+    compiled.set(re, r);
+  }
+  return r;
+};
 
 /** Messages for a value that does not match, as upstream words them. */
 export function dns1123Label(v: string): string[] {

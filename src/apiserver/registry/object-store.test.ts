@@ -70,3 +70,48 @@ test("guaranteedUpdate re-applies a mutation that lost a race, unless a version 
     (e: Error) => /the object has been modified/.test(e.message),
   );
 });
+
+test("storedJson: a written object's JSON from the bytes stored, once, and only while its resourceVersion is the stored one", async () => {
+  const pods = storeFor("", "v1", "pods");
+  const created = await pods.create("default", {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p", annotations: { note: "é\u2028\"quoted\"" } },
+    spec: { containers: [{ name: "c", image: "busybox" }] },
+  });
+  const json = pods.storedJson(created);
+  assert.ok(json);
+  assert.deepEqual(JSON.parse(json.toString()), JSON.parse(JSON.stringify(created)));
+  // Used once: the caller keeps the bytes; a second call has none.
+  assert.equal(pods.storedJson(created), undefined);
+
+  const updated = await pods.guaranteedUpdate("default", "p", (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: { app: "b" } } }));
+  const copy = structuredClone(updated);
+  assert.equal(pods.storedJson(copy), undefined, "only the object the store returned");
+  updated.metadata!.resourceVersion = "1";
+  assert.equal(pods.storedJson(updated), undefined, "a changed resourceVersion is not the stored one");
+
+  // Converted resources are stored in another shape: no bytes to reuse.
+  const v1 = storeFor("events.k8s.io", "v1", "events");
+  const ev = await v1.create("default", { metadata: { name: "e" }, regarding: { kind: "Pod", name: "p" }, note: "n", reason: "R", eventTime: "2024-01-01T00:00:00.000000Z", reportingController: "c", reportingInstance: "i", action: "A", type: "Normal" });
+  assert.equal(v1.storedJson(ev), undefined);
+});
+
+test("a pod binding skips the no-op comparison but still writes and bumps the resourceVersion", async () => {
+  const pods = storeFor("", "v1", "pods");
+  const created = await pods.create("default", { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "busybox" }] } });
+  const bound = await pods.guaranteedUpdate(
+    "default",
+    "p",
+    (cur) => {
+      (cur.spec as { nodeName?: string }).nodeName = "n1";
+      return cur;
+    },
+    { subresource: "binding" },
+  );
+  assert.notEqual(bound.metadata!.resourceVersion, created.metadata!.resourceVersion);
+  assert.equal(((await pods.get("default", "p")).spec as { nodeName?: string }).nodeName, "n1");
+  // A no-op update through the main resource keeps the resourceVersion.
+  const same = await pods.guaranteedUpdate("default", "p", (cur) => cur);
+  assert.equal(same.metadata!.resourceVersion, bound.metadata!.resourceVersion);
+});

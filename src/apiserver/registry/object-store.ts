@@ -115,6 +115,12 @@ export class ObjectStore {
   /** Watch events' objects (and deleted objects), built once per event however many watchers receive it. */
   private readonly sharedDecodes = new WeakMap<KeyValue, KObject>();
   /**
+   * The stored bytes (and revision) behind an object this store just wrote
+   * or decoded for a watch: its JSON is those bytes with the resourceVersion
+   * spliced in, so responses and watch lines need no JSON.stringify.
+   */
+  private readonly stored = new WeakMap<KObject, { readonly value: Uint8Array; readonly revision: number }>();
+  /**
    * Decoded objects by key, valid while the stored revision matches: what
    * read-only paths (Table lists, watches, selector filtering) share instead
    * of parsing every object again, as upstream's watch cache serves lists.
@@ -284,17 +290,49 @@ export class ObjectStore {
 
   /** A stored object's JSON with its resourceVersion, as byte chunks, spliced when the layout allows it. */
   private rawWithVersion(kv: KeyValue): Uint8Array[] {
-    if (!this.codec) {
-      const value = Buffer.isBuffer(kv.value) ? kv.value : Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength);
-      // The head is ASCII up to the splice point, so latin1 offsets are byte offsets.
-      const m = STORED_HEAD.exec(value.toString("latin1", 0, 512));
-      if (m) {
-        const at = m[0].length;
-        const sep = value[at] === 0x7d /* } */ ? "" : ",";
-        return [value.subarray(0, at), Buffer.from(`"resourceVersion":"${kv.modRevision}"${sep}`), value.subarray(at)];
-      }
+    return this.splice(kv.value, kv.modRevision) ?? [Buffer.from(JSON.stringify(this.decode(kv)))];
+  }
+
+  /** Stored bytes with `"resourceVersion"` spliced in after `"metadata":{`, as chunks; undefined when the layout does not allow it. */
+  private splice(stored: Uint8Array, revision: number): Uint8Array[] | undefined {
+    if (this.codec) return undefined;
+    const value = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+    // The head is ASCII up to the splice point, so latin1 offsets are byte offsets.
+    const m = STORED_HEAD.exec(value.toString("latin1", 0, 512));
+    if (!m) return undefined;
+    const at = m[0].length;
+    const sep = value[at] === 0x7d /* } */ ? "" : ",";
+    return [value.subarray(0, at), Buffer.from(`"resourceVersion":"${revision}"${sep}`), value.subarray(at)];
+  }
+
+  /**
+   * The JSON of an object this store returned from a write or a watch, from
+   * the bytes it stored (resourceVersion spliced in) rather than a new
+   * JSON.stringify; undefined for other objects, converted resources, an
+   * object whose resourceVersion was changed since, or a second call for
+   * one object. Callers must not have modified the object otherwise (watch
+   * objects are read-only anyway).
+   */
+  storedJson(obj: KObject): Buffer | undefined {
+    const s = this.stored.get(obj);
+    if (!s) return undefined;
+    // Once: the caller keeps what it needs (the watch handler caches it per object), and cached
+    // decodings must not hold their stored bytes as well for as long as they live.
+    this.stored.delete(obj);
+    if (obj.metadata?.resourceVersion !== String(s.revision)) return undefined;
+    const parts = this.splice(s.value, s.revision);
+    if (!parts) return undefined;
+    // Its own memory, not a slice of Buffer's shared 8 KB pool: the watch handler keeps these as long as the
+    // object lives, and a pooled slice would pin the whole slab.
+    let size = 0;
+    for (const p of parts) size += p.byteLength;
+    const out = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
     }
-    return [Buffer.from(JSON.stringify(this.decode(kv)))];
+    return out;
   }
 
   /** Pages through the store for a list: matching key-values (and decoded objects when filtering needed them). */
@@ -436,8 +474,10 @@ export class ObjectStore {
     }
     const undo = await this.strategy.beforeCreate?.(obj, opts);
     try {
-      const w = await this.store.create(this.key(ns, meta.name!), this.encode(obj), await this.putOptions());
+      const value = this.encode(obj);
+      const w = await this.store.create(this.key(ns, meta.name!), value, await this.putOptions());
       meta.resourceVersion = String(w.revision);
+      this.stored.set(obj, { value, revision: w.revision });
       return obj;
     } catch (err) {
       await undo?.();
@@ -526,11 +566,13 @@ export class ObjectStore {
       if (this.strategy.tracksGeneration) {
         m.generation = (o.generation ?? 1) + (isDeepStrictEqual(specPart(next), specPart(old)) ? 0 : 1);
       } else delete m.generation;
-      this.validate(next, old);
+      // pods/binding writes through storage as upstream's BindingREST does: no pod update validation.
+      if (opts.subresource !== "binding") this.validate(next, old);
     }
     next.metadata!.resourceVersion = String(kv.modRevision);
-    // A no-op write keeps the resourceVersion, as upstream does.
-    if (isDeepStrictEqual(next, old)) return old;
+    // A no-op write keeps the resourceVersion, as upstream does. A binding always sets spec.nodeName
+    // (bindPod refuses a pod that has one), so it is never a no-op: no deep comparison of the pod.
+    if (opts.subresource !== "binding" && isDeepStrictEqual(next, old)) return next;
     const m = next.metadata!;
     // Upstream's ShouldDeleteDuringUpdate: the last finalizer gone and no grace period running
     // (a pod in graceful termination goes only by the kubelet's delete with grace 0).
@@ -549,8 +591,10 @@ export class ObjectStore {
     const undo = opts.subresource ? undefined : await this.strategy.beforeUpdate?.(next, old, opts);
     if (opts.dryRun) return next;
     try {
-      const w = await this.store.update(this.key(ns, name), this.encode(next), kv.modRevision, await this.putOptions());
+      const value = this.encode(next);
+      const w = await this.store.update(this.key(ns, name), value, kv.modRevision, await this.putOptions());
       m.resourceVersion = String(w.revision);
+      this.stored.set(next, { value, revision: w.revision });
       return next;
     } catch (err) {
       await undo?.();
@@ -571,8 +615,10 @@ export class ObjectStore {
     for (let attempt = 0; ; attempt++) {
       const { kv } = await this.store.get(this.key(ns, name));
       if (!kv) throw notFound(this.qualified, name);
-      const current = this.decode(kv);
-      // The mutable copy is decoded again: cheaper than structuredClone, and `current` stays as stored.
+      // `current` is only read (writeUpdate never modifies or returns it): the shared decoding serves,
+      // usually already cached from the watch that delivered the previous write.
+      const current = this.codec ? this.decode(kv) : this.decodeReadOnly(kv);
+      // The mutable copy is decoded afresh: cheaper than structuredClone, and `current` stays as stored.
       const next = await mutate(this.decode(kv));
       this.checkTypeMeta(next);
       this.checkNamespace(next, ns);
@@ -721,6 +767,7 @@ export class ObjectStore {
       obj.metadata!.resourceVersion = String(kv.modRevision);
       this.decoded.delete(kv.key);
       this.sharedDecodes.set(kv, obj);
+      this.stored.set(obj, { value: deletedFrom.value, revision: kv.modRevision });
       return obj;
     }
     if (kv.value.byteLength === 0) return undefined;
@@ -729,6 +776,7 @@ export class ObjectStore {
     // decode them again for every watcher.
     obj = this.decodeReadOnly(kv);
     this.sharedDecodes.set(kv, obj);
+    this.stored.set(obj, { value: kv.value, revision: kv.modRevision });
     return obj;
   }
 
