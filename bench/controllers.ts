@@ -31,7 +31,11 @@
  * except with --smoke or --from-source, which run them under tsx),
  * --server-cpu-prof DIR, --cm-cpu-prof DIR, --agent-cpu-prof DIR,
  * --server-log FILE, --cm-log FILE, --agent-log FILE
- * (profiles and logs of every process the run starts).
+ * (profiles and logs of every process the run starts),
+ * --cm-node-args="ARGS" (node flags for the controller manager, e.g.
+ * "--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR" to look at its heap),
+ * --cm-main FILE (a built main.js for the controller manager alone: another
+ * revision's against the same server and agent, for a before/after).
  * Progress goes to standard error; only the JSON line to standard output.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,6 +69,8 @@ const { values } = parseArgs({
     "agent-cpu-prof": { type: "string" },
     "cm-cpu-prof": { type: "string" },
     "cm-log": { type: "string" },
+    "cm-node-args": { type: "string" },
+    "cm-main": { type: "string" },
     "from-source": { type: "boolean" },
   },
 });
@@ -238,8 +244,8 @@ async function startAgent(serverDataDir: string, port: number, prefix: string, n
 async function startControllerManager(kubeconfig: string, extraArgs: string[]): Promise<SkiffProcess> {
   const prof = values["cm-cpu-prof"];
   const cm = startSkiff(["controller-manager", "--kubeconfig", kubeconfig, ...extraArgs], {
-    main: serverMain,
-    nodeArgs: prof ? ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`] : [],
+    main: values["cm-main"] ? resolve(values["cm-main"]) : serverMain,
+    nodeArgs: [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`] : []), ...(values["cm-node-args"]?.split(/\s+/).filter((a) => a !== "") ?? [])],
     logFile: values["cm-log"] ? resolve(values["cm-log"]) : undefined,
   });
   running.push(cm);

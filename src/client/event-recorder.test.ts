@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { describe, it } from "node:test";
 import type { Event as EventsV1Event } from "kubernetes-types/events/v1.js";
 import { alreadyExists, invalid, notFound } from "../machinery/status-error.js";
-import { EventRecorder, type EventSink, eventName, isomorphicKey, referenceOf } from "./event-recorder.js";
+import { DEFAULT_SPAM_FILTER, EventRecorder, type EventSink, EventSpamFilter, eventName, isomorphicKey, referenceOf } from "./event-recorder.js";
 import { formatMicroTime } from "./micro-time.js";
 import { FakeTimers } from "./timers.js";
 
@@ -247,6 +247,61 @@ describe("EventRecorder writes", () => {
     assert.deepEqual(sink.started, ["create a", "create b", "patch a"]);
     sink.release();
     await rec.flush();
+  });
+});
+
+describe("EventRecorder spam filter", () => {
+  const RS = { apiVersion: "apps/v1", kind: "ReplicaSet", metadata: { name: "web-1", namespace: "shop", uid: "u-rs" } };
+  const podRef = (name: string) => ({ apiVersion: "v1", kind: "Pod", namespace: "shop", name });
+
+  it("writes 25 Events about one object, then one more per 5 minutes, as client-go's EventCorrelator", async () => {
+    const timers = new FakeTimers(Date.UTC(2026, 0, 2));
+    const sink = new FakeSink();
+    const rec = new EventRecorder({ sink, reportingController: "replicaset-controller", timers, spamFilter: DEFAULT_SPAM_FILTER });
+    for (let i = 0; i < 40; i++) rec.event(RS, podRef(`web-1-${i}`), "Normal", "SuccessfulCreate", "Create", `Created pod: web-1-${i}`);
+    // Another object has its own bucket.
+    rec.event(POD, undefined, "Normal", "SuccessfulCreate", "Create", "other object");
+    await rec.flush();
+    const notes = sink.calls.map((c) => c.event?.note);
+    const created = notes.filter((n) => n?.startsWith("Created pod"));
+    assert.deepEqual(created, Array.from({ length: 25 }, (_, i) => `Created pod: web-1-${i}`), "the first 25, in order");
+    assert.ok(notes.includes("other object"));
+    timers.advance(299_000);
+    rec.event(RS, podRef("late-0"), "Normal", "SuccessfulCreate", "Create", "Created pod: late-0");
+    timers.advance(1000);
+    rec.event(RS, podRef("late-1"), "Normal", "SuccessfulCreate", "Create", "Created pod: late-1");
+    rec.event(RS, podRef("late-2"), "Normal", "SuccessfulCreate", "Create", "Created pod: late-2");
+    await rec.flush();
+    const late = sink.calls.map((c) => c.event?.note).filter((n) => n?.startsWith("Created pod: late"));
+    assert.deepEqual(late, ["Created pod: late-1"], "one token refilled after 300 s");
+  });
+
+  it("lets repeats of an existing series count without taking tokens", async () => {
+    const timers = new FakeTimers(Date.UTC(2026, 0, 2));
+    const sink = new FakeSink();
+    const rec = new EventRecorder({ sink, reportingController: "node-controller", timers, spamFilter: { burst: 2, qps: 1 / 300 } });
+    for (let i = 0; i < 10; i++) rec.event(NODE, undefined, "Normal", "NodeNotReady", "Check", "Node is not ready");
+    await rec.flush();
+    // The create and the PATCH that starts the series took the two tokens; the other repeats are counted.
+    assert.deepEqual(
+      sink.calls.map((c) => c.op),
+      ["create", "patch"],
+    );
+    timers.advance(30_000);
+    await rec.flush();
+    const last = sink.calls.at(-1)!;
+    assert.equal(last.op, "patch");
+    assert.equal((last.patch as { series: { count: number } }).series.count, 10);
+  });
+
+  it("forgets the least recently used object past maxObjects", () => {
+    const f = new EventSpamFilter({ burst: 1, qps: 1 / 300, maxObjects: 2 });
+    assert.equal(f.allow("a", 0), true);
+    assert.equal(f.allow("a", 0), false);
+    assert.equal(f.allow("b", 0), true);
+    assert.equal(f.allow("c", 0), true, "a is forgotten");
+    assert.equal(f.allow("a", 0), true, "a starts over with a full bucket");
+    assert.equal(f.allow("c", 0), false, "c is still remembered");
   });
 });
 

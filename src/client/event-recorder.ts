@@ -13,6 +13,11 @@
  *   (upstream waits up to 30 min; skiff flushes every 30 s by default so
  *   `kubectl get events` shows current counts), and a series quiet for 6
  *   minutes is written a last time and forgotten;
+ * - optionally (the controller manager's recorders, as upstream's
+ *   EventCorrelator there) a spam filter: each reporting controller may
+ *   write 25 Events about one object, then one more every 5 minutes; a
+ *   ReplicaSet creating 1,000 pods records the first 25 "Created pod"
+ *   Events, not 1,000 writes competing with the pod creates;
  * - recording never blocks and never throws: events go through a bounded
  *   queue (1000, overflow dropped, as upstream's broadcaster drops when its
  *   sink falls behind); network failures are retried (12 tries, ~10 s
@@ -75,6 +80,57 @@ export interface EventRecorderOptions {
   readonly retryDelayMs?: number;
   /** Attempts per write before it is dropped (12). */
   readonly maxTries?: number;
+  /**
+   * Per-object rate limit on new Events (off unless given): see
+   * {@link EventSpamFilter}; {@link DEFAULT_SPAM_FILTER} is upstream's.
+   */
+  readonly spamFilter?: SpamFilterOptions;
+}
+
+/** A token bucket per (reporting controller, regarding object, type). */
+export interface SpamFilterOptions {
+  /** Events about one object written at once before the rate applies. */
+  readonly burst: number;
+  /** Events per second about one object after the burst. */
+  readonly qps: number;
+  /** Objects remembered (least recently used forgotten first; 4096). */
+  readonly maxObjects?: number;
+}
+
+/** client-go's EventCorrelator defaults (defaultSpamBurst 25, defaultSpamQPS 1/300, maxLruCacheEntries 4096). */
+export const DEFAULT_SPAM_FILTER: SpamFilterOptions = Object.freeze({ burst: 25, qps: 1 / 300, maxObjects: 4096 });
+
+/**
+ * Upstream's EventSourceObjectSpamFilter: an LRU of token buckets keyed by
+ * the source and the object an Event is about (not its reason or note), so
+ * a controller cannot write an unbounded number of Events about one object.
+ */
+export class EventSpamFilter {
+  private readonly buckets = new Map<string, { tokens: number; last: number }>();
+  private readonly maxObjects: number;
+
+  constructor(private readonly opts: SpamFilterOptions) {
+    if (!(opts.burst >= 1) || !(opts.qps > 0)) throw new Error(`spam filter needs burst >= 1 and qps > 0, not ${opts.burst}/${opts.qps}`);
+    this.maxObjects = opts.maxObjects ?? 4096;
+  }
+
+  /** Takes a token for `key` at `now` (ms); false when the object's bucket is empty (drop the Event). */
+  allow(key: string, now: number): boolean {
+    let b = this.buckets.get(key);
+    if (b) {
+      // Most recently used last: Map iteration order is the LRU order.
+      this.buckets.delete(key);
+      b.tokens = Math.min(this.opts.burst, b.tokens + (Math.max(0, now - b.last) * this.opts.qps) / 1000);
+      b.last = now;
+    } else {
+      b = { tokens: this.opts.burst, last: now };
+      if (this.buckets.size >= this.maxObjects) this.buckets.delete(this.buckets.keys().next().value!);
+    }
+    this.buckets.set(key, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
 }
 
 /** How long an Event stays isomorphic-mergeable after it was last seen (upstream finishTime). */
@@ -157,6 +213,7 @@ export class EventRecorder {
   private readonly retryDelayMs: number;
   private readonly maxTries: number;
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly spam?: EventSpamFilter;
   private readonly queue: WriteJob[] = [];
   private readonly maxInFlight: number;
   /** Objects with a write in flight. */
@@ -178,6 +235,7 @@ export class EventRecorder {
     this.flushMs = opts.seriesFlushIntervalMs ?? 30_000;
     this.retryDelayMs = opts.retryDelayMs ?? 10_000;
     this.maxTries = opts.maxTries ?? 12;
+    if (opts.spamFilter) this.spam = new EventSpamFilter(opts.spamFilter);
   }
 
   /**
@@ -263,7 +321,13 @@ export class EventRecorder {
   private observe(ev: EventsV1Event, now: number): void {
     const key = isomorphicKey(ev);
     const entry = this.cache.get(key);
-    if (entry && now - entry.lastSeen <= FINISH_MS) {
+    const repeat = entry !== undefined && now - entry.lastSeen <= FINISH_MS;
+    // Only occurrences that write at once take a token: bumping a series' count is written by the periodic flush.
+    if (this.spam && !(repeat && entry.event.series) && !this.spam.allow(`${ev.type}\u0000${writeKey(ev)}`, now)) {
+      this.log.debug("event spam filter: dropping event", { reason: ev.reason, regarding: ev.regarding?.name });
+      return;
+    }
+    if (entry && repeat) {
       entry.lastSeen = now;
       const cached = entry.event;
       if (cached.series) {

@@ -22,6 +22,7 @@ import { type DiscoveredResource, discoverPreferredResources, ResourceMapper } f
 import { SharedInformer } from "../../client/informer.js";
 import { metadataClient, type PartialObjectMetadata } from "../../client/metadata-client.js";
 import { ResourceClient } from "../../client/resource-client.js";
+import { StringInterner } from "../../client/string-interner.js";
 import type { RestClient } from "../../client/rest-client.js";
 import { WorkQueue } from "../../client/work-queue.js";
 import { type Logger, silentLogger } from "../../machinery/log.js";
@@ -62,6 +63,29 @@ function identityOf(r: DiscoveredResource, obj: PartialObjectMetadata): ObjectId
   };
 }
 
+/**
+ * What a monitor caches of an object: only the metadata the graph reads
+ * (and the informer's own key and resourceVersion). Upstream's collector
+ * caches whole metadata minus managedFields; labels, annotations and
+ * managedFields of every pod were most of the controller manager's memory
+ * in a large cluster, and the collector never writes these objects back.
+ */
+export function graphMetadata(obj: PartialObjectMetadata): PartialObjectMetadata {
+  const m = obj.metadata;
+  if (!m) return obj;
+  return {
+    metadata: {
+      name: m.name,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.namespace ? { namespace: m.namespace } : {}),
+      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences } : {}),
+      ...(m.finalizers ? { finalizers: m.finalizers } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+  };
+}
+
 const describe = (id: ObjectIdentity) => `${id.kind} ${id.namespace ? `${id.namespace}/` : ""}${id.name}`;
 
 /** The garbage collector. {@link run} until the signal aborts. */
@@ -72,6 +96,8 @@ export class GarbageCollector {
   private readonly attemptToDelete = new WorkQueue<string>();
   private readonly attemptToOrphan = new WorkQueue<string>();
   private readonly log: Logger;
+  /** One copy of the strings the monitors' objects repeat (namespaces, owners' names and uids). */
+  private readonly interner = new StringInterner();
 
   constructor(private readonly opts: GarbageCollectorOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -129,7 +155,12 @@ export class GarbageCollector {
     for (const r of wanted) {
       const key = `${r.group}/${r.resource}`;
       if (this.monitors.has(key) || signal.aborted) continue;
-      const informer = new SharedInformer<PartialObjectMetadata>({ source: metadataClient(this.opts.rest, r), name: `gc:${key}`, logger: this.log });
+      const informer = new SharedInformer<PartialObjectMetadata>({
+        source: metadataClient(this.opts.rest, r),
+        name: `gc:${key}`,
+        logger: this.log,
+        transform: (obj) => this.interner.internAll(graphMetadata(obj)),
+      });
       informer.addEventHandler({
         onAdd: (obj) => this.observe(r, obj),
         onUpdate: (_old, obj) => this.observe(r, obj),
