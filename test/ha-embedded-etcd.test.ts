@@ -272,5 +272,27 @@ describe("more servers join (--server, --token)", { skip: !hasEtcd && "etcd is n
     } finally {
       await stopProcess(agent);
     }
+
+    // Two of three etcd members held down (B's, orphaned when B was killed, and C's): A's writes fail at once with
+    // 503 saying etcd has no leader; when they come back, quorum returns and writes go through again.
+    const held = [etcdPid(dirB), etcdPid(dirC)];
+    for (const pid of held) process.kill(pid, "SIGSTOP");
+    try {
+      const refused = await eventually(
+        "writes to fail without quorum",
+        () => {
+          const r = kubectl(a, ["create", "configmap", `no-quorum-${Date.now()}`, "--request-timeout=20s"]);
+          return r.status !== 0 && /etcd has no leader/.test(r.stderr) ? r : undefined;
+        },
+        60_000,
+        1000,
+      );
+      assert.match(refused.stderr, /lost quorum/);
+      // As a Status: 503 ServiceUnavailable.
+      assert.match(kubectl(a, ["get", "configmap", "from-c", "--request-timeout=20s"]).stderr, /Error from server \(ServiceUnavailable\): etcd has no leader/);
+    } finally {
+      for (const pid of held) process.kill(pid, "SIGCONT");
+    }
+    await eventually("writes to succeed once quorum is back", () => kubectl(a, ["create", "configmap", "quorum-back"]).status === 0, 60_000, 1000);
   });
 });

@@ -16,7 +16,8 @@ import { dirname, join, normalize } from "node:path";
 import { fetchTrustedCa, joinRequest } from "../kubelet/join.js";
 import { writeFileAtomic } from "../machinery/atomic-file.js";
 import type { Logger } from "../machinery/log.js";
-import { type JoinToken, secretMatches } from "../pki/join-token.js";
+import type { JoinToken } from "../pki/join-token.js";
+import { hasTokenCredentials, sendText } from "../apiserver/join/token-auth.js";
 
 /** The bootstrap answer. */
 export interface ServerBootstrap {
@@ -44,20 +45,6 @@ export function readServerBootstrapFiles(dataDir: string, encryptionConfig: stri
   return files;
 }
 
-function text(res: ServerResponse, code: number, body: string, extra: Record<string, string> = {}): true {
-  res.writeHead(code, { "Content-Type": "text/plain; charset=utf-8", ...extra });
-  res.end(body);
-  return true;
-}
-
-function serverCredentials(req: IncomingMessage, token: JoinToken): boolean {
-  const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-  if (!m) return false;
-  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  return colon > 0 && decoded.slice(0, colon) === "server" && secretMatches(decoded.slice(colon + 1), token.secret);
-}
-
 /** Options of {@link serverBootstrapRoute}. */
 export interface ServerBootstrapRouteOptions {
   readonly token: JoinToken;
@@ -70,17 +57,17 @@ export interface ServerBootstrapRouteOptions {
 export function serverBootstrapRoute(o: ServerBootstrapRouteOptions): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
   return async (req, res, url) => {
     if (url.pathname !== SERVER_BOOTSTRAP_PATH) return false;
-    if (req.method !== "GET") return text(res, 405, "method not allowed: GET\n");
-    if (!serverCredentials(req, o.token)) {
-      return text(res, 401, "unauthorized: joining as a server needs the server token (user server) of this cluster\n", { "WWW-Authenticate": 'Basic realm="skiff-join"' });
+    if (req.method !== "GET") return sendText(res, 405, "method not allowed: GET\n");
+    if (!hasTokenCredentials(req, o.token, ["server"])) {
+      return sendText(res, 401, "unauthorized: joining as a server needs the server token (user server) of this cluster\n", { "WWW-Authenticate": 'Basic realm="skiff-join"' });
     }
     let answer: ServerBootstrap | undefined;
     try {
       answer = await o.bootstrap();
     } catch (err) {
-      return text(res, 503, `cannot read the cluster's bootstrap data: ${(err as Error).message}\n`);
+      return sendText(res, 503, `cannot read the cluster's bootstrap data: ${(err as Error).message}\n`);
     }
-    if (!answer) return text(res, 409, "this server does not run an embedded etcd member, so no server can join it; start the first server with --cluster-init\n");
+    if (!answer) return sendText(res, 409, "this server does not run an embedded etcd member, so no server can join it; start the first server with --cluster-init\n");
     o.logger.info("handed the bootstrap data to a joining server", { remote: req.socket.remoteAddress });
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
     res.end(JSON.stringify(answer));

@@ -14,10 +14,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KeyPairPem } from "../../pki/certs.js";
 import { issueCertificate } from "../../pki/certs.js";
-import { type JoinToken, secretMatches } from "../../pki/join-token.js";
+import type { JoinToken } from "../../pki/join-token.js";
 import type { Logger } from "../../machinery/log.js";
 import { readBody } from "../http/body.js";
 import { NODE_NAME_HEADER } from "./header.js";
+import { hasTokenCredentials, sendText } from "./token-auth.js";
 
 /** What the join routes need. */
 export interface JoinRoutesOptions {
@@ -33,45 +34,27 @@ export { NODE_NAME_HEADER } from "./header.js";
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** Answers with a plain-text body; true, so handlers can `return text(…)`. */
-function text(res: ServerResponse, code: number, body: string, extra: Record<string, string> = {}): true {
-  res.writeHead(code, { "Content-Type": "text/plain; charset=utf-8", ...extra });
-  res.end(body);
-  return true;
-}
-
-/** Whether the request carries Basic credentials equal to the token's (either user name of k3s: "server" or "node"). */
-function authorized(req: IncomingMessage, token: JoinToken): boolean {
-  const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-  if (!m) return false;
-  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  if (colon < 0) return false;
-  const user = decoded.slice(0, colon);
-  return (user === "server" || user === "node") && secretMatches(decoded.slice(colon + 1), token.secret);
-}
-
 /** A request handler answering the join routes (true) or leaving the request alone (false). */
 export function joinRoutes(opts: JoinRoutesOptions): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
   return async (req, res, url) => {
     if (url.pathname === "/cacerts") {
-      if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed\n");
-      return text(res, 200, opts.serverCaPem);
+      if (req.method !== "GET" && req.method !== "HEAD") return sendText(res, 405, "method not allowed\n");
+      return sendText(res, 200, opts.serverCaPem);
     }
     if (url.pathname !== "/v1-skiff/client-kubelet") return false;
-    if (req.method !== "POST") return text(res, 405, "method not allowed: POST a public key\n");
-    if (!authorized(req, opts.token)) {
-      return text(res, 401, "unauthorized: the join token's secret is not valid for this cluster\n", { "WWW-Authenticate": 'Basic realm="skiff-join"' });
+    if (req.method !== "POST") return sendText(res, 405, "method not allowed: POST a public key\n");
+    if (!hasTokenCredentials(req, opts.token, ["server", "node"])) {
+      return sendText(res, 401, "unauthorized: the join token's secret is not valid for this cluster\n", { "WWW-Authenticate": 'Basic realm="skiff-join"' });
     }
     const name = String(req.headers[NODE_NAME_HEADER] ?? "");
     if (!name || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-      return text(res, 400, `invalid node name ${JSON.stringify(name)}: send a DNS-1123 subdomain in the ${NODE_NAME_HEADER} header\n`);
+      return sendText(res, 400, `invalid node name ${JSON.stringify(name)}: send a DNS-1123 subdomain in the ${NODE_NAME_HEADER} header\n`);
     }
     let publicKeyPem: string;
     try {
       publicKeyPem = (await readBody(req, 16 * 1024)).toString("utf8");
     } catch (err) {
-      return text(res, 413, `${(err as Error).message}\n`);
+      return sendText(res, 413, `${(err as Error).message}\n`);
     }
     let certificate: string;
     try {
@@ -85,7 +68,7 @@ export function joinRoutes(opts: JoinRoutesOptions): (req: IncomingMessage, res:
       });
       certificate = issued.certPem;
     } catch (err) {
-      return text(res, 400, `cannot certify the public key: ${(err as Error).message}\n`);
+      return sendText(res, 400, `cannot certify the public key: ${(err as Error).message}\n`);
     }
     opts.logger.info("issued node client certificate", { node: name, remote: req.socket.remoteAddress });
     res.writeHead(200, { "Content-Type": "application/json" });
