@@ -39,7 +39,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cleanupNode, nodeIdentity, nodeLeftovers, writeKubeletConfig } from "../test/support/node-cluster.js";
+import { addHostAddress, cleanupNode, nodeIdentity, nodeLeftovers, writeKubeletConfig } from "../test/support/node-cluster.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const cliMain = join(repoRoot, "src", "cli", "main.ts");
@@ -267,18 +267,13 @@ function logPort(log: string, re: RegExp, key: string): number | undefined {
 }
 
 /** An address in 10.182.N.0/24 no interface has, on a new empty bridge (so it is local to this machine and nothing sent to it leaves). */
-function addHostAddress(link: string): string {
+/** Puts a free 10.182.N.1 on a new empty bridge `link` (nothing sent to it leaves the machine); returns the address. */
+function addFreeHostAddress(link: string): string {
   for (;;) {
     const address = `10.182.${randomInt(1, 255)}.1`;
     const used = spawnSync("ip", ["-4", "-o", "addr", "show", "to", `${address.replace(/\.1$/, ".0")}/24`], { encoding: "utf8" }).stdout.trim();
     if (used !== "") continue;
-    for (const args of [["link", "add", link, "type", "bridge"], ["addr", "add", `${address}/32`, "dev", link], ["link", "set", link, "up"]]) {
-      const r = spawnSync("ip", args, { encoding: "utf8" });
-      if (r.status !== 0) {
-        spawnSync("ip", ["link", "del", link]);
-        throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-      }
-    }
+    addHostAddress(link, address);
     return address;
   }
 }
@@ -305,7 +300,7 @@ async function startCluster(o: Options): Promise<Cluster> {
     },
   });
   const link = `${node.bridge}h`;
-  const nodeIP = addHostAddress(link);
+  const nodeIP = addFreeHostAddress(link);
   undo.push({ what: `delete link ${link}`, fn: () => void spawnSync("ip", ["link", "del", link]) });
 
   const registryPort = o.registryPort ?? ((await portFree(5000)) ? 5000 : 0);

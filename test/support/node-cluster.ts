@@ -243,7 +243,7 @@ function ownTestRanges(): { clusterCidr: string; serviceCidr: string } {
 }
 
 /** Puts `address`/32 on a new empty bridge `name` (up), so the host owns it; returns the link name. */
-function addHostAddress(name: string, address: string): string {
+export function addHostAddress(name: string, address: string): string {
   for (const args of [["link", "add", name, "type", "bridge"], ["addr", "add", `${address}/32`, "dev", name], ["link", "set", name, "up"]]) {
     const r = spawnSync("ip", args, { encoding: "utf8" });
     if (r.status !== 0) {
