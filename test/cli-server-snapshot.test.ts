@@ -121,7 +121,7 @@ describe("skiff server and snapshots (sqlite)", () => {
     assert.match(r.stdout, /Restored \d+ keys/);
     check = SqliteStore.open({ path: join(dataDir, "db", "state.db") });
     try {
-      const keys = (await check.list("/registry/configmaps/")).kvs;
+      const keys = (await check.list("/registry/configmaps/default/")).kvs;
       assert.deepEqual(
         keys.map((kv) => kv.key),
         [...original].sort(),
