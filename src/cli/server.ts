@@ -180,6 +180,8 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
   if (ensured.created) log.info("created encryption key for secrets at rest", { encryptionProviderConfig: encryptionConfigPath });
   const transformers = new ResourceTransformers(ensured.config);
 
+  // The one address this server gives others (agents, other servers, the kubernetes endpoints, token issuers).
+  const advertised = flags.advertiseAddress ?? advertiseAddress(flags.bindAddress);
   const release = claimDataDir(dataDir);
   const started = Date.now();
   let store: Store;
@@ -188,7 +190,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     if (embeddedEtcd) {
       etcd = await startServerEtcd(flags, {
         nodeName: flags.nodeName ?? defaultNodeName(),
-        advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.bindAddress),
+        advertiseAddress: advertised,
         ...(joinEtcd ? { join: joinEtcd } : {}),
         logger: log,
       });
@@ -294,19 +296,15 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     });
     await repair.runOnce();
     port = await api.start();
-    {
-      const ext = advertiseAddress(flags.bindAddress);
-      serviceAccountTokens.setExternalAddress(`${ext.includes(":") ? `[${ext}]` : ext}:${port}`);
-    }
+    serviceAccountTokens.setExternalAddress(`${advertised.includes(":") ? `[${advertised}]` : advertised}:${port}`);
     const apiServer = api;
     const listenPort = port;
-    const apiServerIP = flags.advertiseAddress ?? advertiseAddress(flags.bindAddress);
     const reconcileWith = (apiServerIPs: readonly string[] | undefined, includeSelf = true) =>
       reconcileKubernetesService({
         services: apiServer.objects("", "v1", "services"),
         endpoints: apiServer.objects("", "v1", "endpoints"),
         endpointSlices: apiServer.objects("discovery.k8s.io", "v1", "endpointslices"),
-        apiServerIP,
+        apiServerIP: advertised,
         ...(apiServerIPs ? { apiServerIPs } : {}),
         includeSelf,
         port: listenPort,
@@ -317,7 +315,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     const reconcile = async () => {
       let live: string[] | undefined;
       try {
-        await masterLeases.update(apiServerIP);
+        await masterLeases.update(advertised);
         live = await masterLeases.list();
       } catch (err) {
         log.warn("cannot renew this API server's endpoint lease", { err: (err as Error).message });
@@ -326,7 +324,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     };
     removeFromEndpoints = async () => {
       try {
-        await masterLeases.remove(apiServerIP);
+        await masterLeases.remove(advertised);
         await reconcileWith(await masterLeases.list(), false);
       } catch (err) {
         log.warn("cannot remove this API server from the kubernetes endpoints", { err: (err as Error).message });
@@ -384,7 +382,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
       certFile: pki.clients.skiffController.certFile,
       keyFile: pki.clients.skiffController.keyFile,
       disabled,
-      nodeAddress: kubeletConfig ? nodeIP : advertiseAddress(flags.bindAddress),
+      nodeAddress: kubeletConfig ? nodeIP : advertised,
       ...(kubeletConfig ? { nodeName: flags.nodeName ?? defaultNodeName() } : {}),
       clusterDomain: flags.clusterDomain,
       clusterCidr: flags.clusterCidr,
@@ -419,7 +417,7 @@ export async function startServer(flags: ServerFlags, log: Logger, signal?: Abor
     }
     {
       // KEP-1755's ConfigMap: how nodes (and tools) learn the registry's name; repaired as upstream's reconcilers are.
-      const clusterAddress = flags.bindAddress.startsWith("127.") || flags.bindAddress === "::1" ? undefined : advertiseAddress(flags.bindAddress);
+      const clusterAddress = advertised.startsWith("127.") || advertised === "::1" ? undefined : advertised;
       const hosting = registryPort === undefined ? undefined : localRegistryHosting(registryPort, clusterAddress);
       const publish = () => publishLocalRegistryHosting(apiServer.objects("", "v1", "configmaps"), hosting, log.with({ component: "registry" }));
       await publish();

@@ -13,7 +13,9 @@ describe("MasterLeases (upstream's lease endpoint reconciler storage)", () => {
     const b = new MasterLeases(store);
     await a.update("10.0.0.1");
     await b.update("10.0.0.2");
+    const written = (await store.get(`${MASTER_LEASES_PREFIX}10.0.0.1`)).kv!.modRevision;
     await a.update("10.0.0.1");
+    assert.equal((await store.get(`${MASTER_LEASES_PREFIX}10.0.0.1`)).kv!.modRevision, written, "a refresh renews the lease without rewriting the key");
     assert.deepEqual(await a.list(), ["10.0.0.1", "10.0.0.2"]);
     const kv = (await store.get(`${MASTER_LEASES_PREFIX}10.0.0.1`)).kv!;
     assert.deepEqual(JSON.parse(new TextDecoder().decode(kv.value)).subsets, [{ addresses: [{ ip: "10.0.0.1" }] }]);

@@ -2,7 +2,7 @@
  * Upstream's "lease" endpoint reconciler storage (pkg/controlplane/
  * reconcilers/lease.go): every API server keeps a key
  * `/registry/masterleases/<its IP>` in the store, attached to a lease of
- * `--endpoint-reconciler`'s TTL (15 s), and rewrites it every reconcile
+ * `--endpoint-reconciler`'s TTL (15 s), and renews it every reconcile
  * (10 s). The `kubernetes` endpoints then list exactly the servers whose key
  * is alive, so a server that dies drops out once its lease expires (within
  * about 25 s), and one that stops cleanly removes its key at once.
@@ -39,6 +39,8 @@ export class MasterLeases {
     const value = new TextEncoder().encode(JSON.stringify({ kind: "Endpoints", apiVersion: "v1", metadata: { name: ip }, subsets: [{ addresses: [{ ip }] }] }));
     for (;;) {
       const current = await this.store.get(key);
+      // Already ours on the live lease: the keep-alive above was the refresh (no write, no new revision).
+      if (current.kv && current.kv.lease === this.leaseId) return;
       try {
         if (current.kv) await this.store.update(key, value, current.kv.modRevision, { lease: this.leaseId });
         else await this.store.create(key, value, { lease: this.leaseId });
